@@ -1,0 +1,264 @@
+"""DurableExchange: the sequencer behind a durable journal, with group commit and recovery.
+
+    commands -> Sequencer.apply (in memory) -> Store.append (journal rows + projections,
+    ONE transaction, committed and flushed to disk) -> results returned (acknowledged)
+
+- **Durability before acknowledgement.** `submit_batch` applies a group of commands, writes them
+  in one transaction, and returns their results only after the commit. Concurrent `submit` calls
+  (threads) are grouped the same way: whoever takes the writer lock commits everything queued.
+- **Idempotency.** A command the sequencer answers with an already-journaled seq (a repeated
+  client order id of the same account) gets the first result back (seq, code, message, data;
+  no events: they were published with the first) and no new journal row.
+- **Failure.** If a commit fails, the in-memory state is ahead of the database, so nothing more
+  can be trusted: the batch is not acknowledged (its results are STORE_UNAVAILABLE) and every
+  later command is refused with STORE_UNAVAILABLE until the process restarts and recovers.
+- **Recovery.** On open: the latest snapshot (if any) is restored, then the journal after it is
+  replayed through the sequencer; every replayed result must have the journaled seq and code,
+  otherwise `RecoveryError` (the code and the journal disagree: do not serve).
+- **Snapshots.** After a commit, when at least `snapshot_interval` commands were journaled since the
+  last snapshot, `Sequencer.snapshot()` is saved at the current seq (a failed snapshot is only
+  logged: the journal alone is enough to recover).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from exchange.commands import Command
+from exchange.results import CommandResult, ResultCode
+from exchange.settings import ExchangeSettings
+from exchange.store.journal import Store, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class RecoveryError(RuntimeError):
+    """Replaying the journal did not reproduce the journaled results."""
+
+
+def _sequencer_class() -> Any:
+    from exchange.sequencer import Sequencer
+
+    return Sequencer
+
+
+class _Slot:
+    __slots__ = ("command", "result", "error", "done")
+
+    def __init__(self, command: Command) -> None:
+        self.command = command
+        self.result: CommandResult | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class DurableExchange:
+    """One shard's sequencer with its durable store. Open it once per process (single writer)."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        settings: ExchangeSettings | None = None,
+        config: Any = None,
+        book_factory: Callable[..., Any] | None = None,
+        group_commit_size: int | None = None,
+        snapshot_interval: int | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings or ExchangeSettings()
+        self.group_commit_size = group_commit_size or self.settings.group_commit_size
+        self.snapshot_interval = (
+            self.settings.snapshot_interval if snapshot_interval is None else snapshot_interval
+        )
+        self._config = config
+        self._book_factory = book_factory
+        self.store = store or Store(database_url or self.settings.database_url)
+        self._write_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Slot] = []
+        self._unavailable: str | None = None
+        self.replayed = 0  # commands replayed from the journal on open
+        self.sequencer = self._recover()
+        self._durable_seq = self.sequencer.last_seq
+        self._snapshot_seq = self._snapshot_seq_on_open
+
+    # -- RECOVERY --------------------------------------------------------------------------------
+
+    def _new_sequencer(self) -> Any:
+        kwargs: dict[str, Any] = {}
+        if self._config is not None:
+            kwargs["config"] = self._config
+        if self._book_factory is not None:
+            kwargs["book_factory"] = self._book_factory
+        return _sequencer_class()(**kwargs)
+
+    def _restore(self, data: bytes) -> Any:
+        cls = _sequencer_class()
+        if self._book_factory is not None:
+            try:
+                return cls.restore(data, book_factory=self._book_factory)
+            except TypeError:
+                pass
+        return cls.restore(data)
+
+    def _recover(self) -> Any:
+        snapshot = self.store.latest_snapshot()
+        if snapshot is not None:
+            sequencer = self._restore(snapshot.data)
+            if sequencer.last_seq != snapshot.seq or sequencer.state_hash() != snapshot.state_hash:
+                raise RecoveryError(
+                    f"snapshot at seq {snapshot.seq} restores to seq {sequencer.last_seq}"
+                    " with another state hash"
+                )
+            self._snapshot_seq_on_open = snapshot.seq
+        else:
+            sequencer = self._new_sequencer()
+            self._snapshot_seq_on_open = 0
+        replayed = 0
+        apply = sequencer.apply
+        for seq, command, code in self.store.read_commands(sequencer.last_seq):
+            result = apply(command)
+            if result.seq != seq or result.code != code:
+                raise RecoveryError(
+                    f"replay of seq {seq} ({type(command).__name__}) gave seq {result.seq} code "
+                    f"{result.code}, the journal says code {code}"
+                )
+            replayed += 1
+        self.replayed = replayed
+        return sequencer
+
+    # -- COMMANDS --------------------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        """The last durable (acknowledged) seq."""
+        return self._durable_seq
+
+    @property
+    def available(self) -> bool:
+        return self._unavailable is None
+
+    def state_hash(self) -> str:
+        return str(self.sequencer.state_hash())
+
+    def submit(self, command: Command) -> CommandResult:
+        """Apply one command; return its result once it is durable. Thread-safe: commands submitted
+        concurrently are committed together (group commit)."""
+        slot = _Slot(command)
+        with self._pending_lock:
+            self._pending.append(slot)
+        with self._write_lock:
+            if not slot.done:
+                with self._pending_lock:
+                    slots, self._pending = self._pending, []
+                try:
+                    results = self._submit_locked([s.command for s in slots])
+                except BaseException as exc:
+                    for s in slots:
+                        s.error, s.done = exc, True
+                else:
+                    for s, r in zip(slots, results, strict=True):
+                        s.result, s.done = r, True
+        if slot.error is not None:
+            raise slot.error
+        assert slot.result is not None
+        return slot.result
+
+    def submit_batch(self, commands: Iterable[Command]) -> list[CommandResult]:
+        """Apply the commands in order, committing every `group_commit_size` of them in one
+        transaction; return their results, each acknowledged (durable) or STORE_UNAVAILABLE."""
+        with self._write_lock:
+            return self._submit_locked(list(commands))
+
+    def _submit_locked(self, commands: Sequence[Command]) -> list[CommandResult]:
+        results: list[CommandResult] = []
+        size = self.group_commit_size
+        for start in range(0, len(commands), size):
+            chunk = commands[start : start + size]
+            if self._unavailable is not None:
+                results.extend(self._refusal(c) for c in chunk)
+                continue
+            results.extend(self._commit_group(chunk))
+        return results
+
+    def _commit_group(self, commands: Sequence[Command]) -> list[CommandResult]:
+        sequencer = self.sequencer
+        results: list[CommandResult] = []
+        entries: list[tuple[Command, CommandResult]] = []
+        last = self._durable_seq
+        try:
+            for command in commands:
+                result = sequencer.apply(command)
+                if result.seq > last:
+                    if result.seq != last + 1:
+                        raise RuntimeError(f"the sequencer skipped from seq {last} to {result.seq}")
+                    entries.append((command, result))
+                    last = result.seq
+                elif result.events:
+                    # A repeat: the first result, without its events (they were published once).
+                    result = msgspec.structs.replace(result, events=())
+                results.append(result)
+        except BaseException:
+            # A sequencer bug: its state may be half-changed. Keep what was applied before it
+            # (durable if it can be), then refuse everything until a restart replays the journal.
+            self._unavailable = "the sequencer failed while applying a command"
+            self._append(entries)
+            raise
+        if not self._append(entries):
+            return [self._refusal(c) for c in commands]
+        self._maybe_snapshot(commands[-1].timestamp)
+        return results
+
+    def _append(self, entries: list[tuple[Command, CommandResult]]) -> bool:
+        try:
+            self.store.append(entries)
+        except StoreUnavailableError as exc:
+            self._unavailable = str(exc)
+            log.error("store unavailable, refusing commands until restart: %s", exc)
+            return False
+        if entries:
+            self._durable_seq = entries[-1][1].seq
+        return True
+
+    def _refusal(self, command: Command) -> CommandResult:
+        return CommandResult(
+            seq=0,
+            code=ResultCode.STORE_UNAVAILABLE,
+            message=(
+                f"not accepted: the store is unavailable ({self._unavailable}); nothing was acknowledged "
+                "after the last durable command; restart the exchange to recover from the journal"
+            ),
+        )
+
+    # -- SNAPSHOTS -------------------------------------------------------------------------------
+
+    def _maybe_snapshot(self, timestamp: int) -> None:
+        interval = self.snapshot_interval
+        if interval and self._durable_seq - self._snapshot_seq >= interval:
+            self.snapshot(timestamp)
+
+    def snapshot(self, timestamp: int = 0) -> int:
+        """Save a snapshot of the sequencer at the current durable seq; returns that seq."""
+        seq = self._durable_seq
+        try:
+            self.store.save_snapshot(seq, self.sequencer.state_hash(), self.sequencer.snapshot(), timestamp)
+        except StoreUnavailableError as exc:
+            log.warning("snapshot at seq %d not saved: %s", seq, exc)
+            return self._snapshot_seq
+        self._snapshot_seq = seq
+        return seq
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> DurableExchange:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

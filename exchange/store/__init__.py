@@ -1,0 +1,13 @@
+"""Persistence of the exchange: the command journal, snapshots, SQL projections and the schema.
+
+- `database`: engines with the durability settings (SQLite WAL + synchronous=FULL, PostgreSQL
+  synchronous_commit=on).
+- `tables`: SQLModel tables (journal, snapshots, projections).
+- `projections`: a batch of results' events -> coalesced upserts / inserts (SQLAlchemy Core).
+- `journal`: `Store`, one transaction per batch (journal rows + projections), journal reads,
+  snapshots, and the schema upgrade (alembic, run on open).
+"""
+
+from exchange.store.journal import JournalRecord, Store, StoreUnavailableError
+
+__all__ = ["JournalRecord", "Store", "StoreUnavailableError"]
