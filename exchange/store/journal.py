@@ -144,6 +144,11 @@ class Store:
 
     # -- READ ------------------------------------------------------------------------------------
 
+    def ping(self) -> None:
+        """Raises when the database does not answer."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
+
     def last_seq(self) -> int:
         with self.engine.connect() as connection:
             return int(connection.execute(select(func.coalesce(func.max(_journal.c.seq), 0))).scalar_one())

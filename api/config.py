@@ -1,0 +1,72 @@
+"""Configuration of the API process, read from environment variables in one settings object.
+
+Defaults run the embedded mode on one machine with nothing else installed: the API and the
+sequencer in one process, SQLite (exchange.settings.DATABASE_URL), an in-process event bus.
+
+- API_MODE: `embedded` (default) or `worker` (scale-out: this process is one of several API
+  workers; the sequencer runs in its own process, `python -m api sequencer`, and both talk through
+  Redis at API_REDIS_URL).
+- API_REDIS_URL: `redis://127.0.0.1:6379/0`; used by `worker` mode and by the sequencer process,
+  and in embedded mode only when set (shared rate limits).
+- DATABASE_URL: as for the exchange core; API workers read the SQL projections from it.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+
+    mode: str = Field(default="embedded", pattern="^(embedded|worker)$")
+    database_url: str = Field(
+        default="sqlite:///./var/exchange.db",
+        validation_alias=AliasChoices("DATABASE_URL", "EXCHANGE_DATABASE_URL", "API_DATABASE_URL"),
+    )
+    redis_url: str | None = None
+    # commands and events streams in Redis (scale-out); one name per shard
+    redis_prefix: str = "capex"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # -- SECURITY --
+    # Origins a browser WebSocket may come from ("*" allows any; the default: the API's own page).
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+    session_ttl_seconds: int = 7 * 24 * 3600
+    signature_window_ms: int = 30_000  # a signed request's timestamp may be this far from now
+    open_registration_roles: list[str] = Field(
+        default_factory=lambda: ["creator", "supplier", "market_maker"]
+    )
+
+    # -- RATE LIMITS (requests per second, burst) --
+    rate_limit_per_key: float = 200.0
+    rate_limit_per_key_burst: int = 400
+    rate_limit_per_ip: float = 100.0
+    rate_limit_per_ip_burst: int = 200
+    ws_order_rate: float = 5_000.0
+    ws_order_burst: int = 10_000
+    ws_quote_rate: float = 20_000.0
+    ws_quote_burst: int = 40_000
+
+    # -- WEBSOCKET --
+    ws_heartbeat_seconds: float = 1.0
+    ws_idle_timeout_seconds: float = 30.0  # no message from a client for this long: disconnected
+    ws_queue_size: int = 1_000  # messages queued per connection before it counts as slow
+    book_depth_levels: int = 10
+
+    # -- MARKET-MAKER PROTECTION (per maker and underlying) --
+    mmp_default_quantity: int = 0  # 0: off until the maker configures it
+    mmp_default_interval_ms: int = 1_000
+    mmp_default_frozen_ms: int = 5_000
+
+    # -- SEQUENCER HOST --
+    command_batch_size: int = 1_000  # commands handed to the durable exchange per group commit
+    redis_timeout_seconds: float = 2.0  # worker mode: order entry fails closed (503) after this
+
+    @property
+    def scale_out(self) -> bool:
+        return self.mode == "worker"

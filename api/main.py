@@ -1,0 +1,107 @@
+"""The FastAPI application: `create_app(settings)` wires the gateway (embedded or Redis), the
+read-side database, rate limits, routes, the WebSocket endpoint and the web client.
+
+Lifespan: start the gateway (embedded: recover the sequencer from the journal), open the
+read engine, start market data; on shutdown, the reverse.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.config import ApiSettings
+from api.errors import error_body, install_error_handlers
+from api.gateway import EmbeddedGateway, Gateway
+from api.rate_limit import MemoryNonceStore, MemoryRateLimiter
+from exchange.store.database import make_engine
+
+WEB_CLIENT = Path(__file__).resolve().parent.parent / "clients" / "web"
+
+DESCRIPTION = """
+A fully collateralised exchange for capacity options, material calls and capacity swaps.
+
+Money is in fen (1 CNY = 100 fen), prices in fen per contract, quantities in contracts, times in
+milliseconds since the Unix epoch (UTC). Authenticate with `Authorization: Bearer <session token>`
+(from `POST /api/v1/auth/login`) or with a signed API key (headers `X-Capex-Key`,
+`X-Capex-Timestamp`, `X-Capex-Nonce`, `X-Capex-Signature`; see docs/api.md). Every error has the
+shape `{"error": {"status", "code", "message"}}`.
+"""
+
+
+def build_gateway(settings: ApiSettings) -> Gateway:
+    if settings.scale_out:
+        from api.redis_gateway import RedisGateway
+
+        return RedisGateway(settings)
+    return EmbeddedGateway(settings.database_url, batch_size=settings.command_batch_size)
+
+
+def build_limits(settings: ApiSettings):
+    """(rate limiter, nonce store): in Redis when configured (shared by workers), else in memory."""
+    if settings.redis_url:
+        from api.redis_rate_limit import RedisNonceStore, RedisRateLimiter
+
+        return RedisRateLimiter(settings), RedisNonceStore(settings)
+    return MemoryRateLimiter(), MemoryNonceStore()
+
+
+def create_app(settings: ApiSettings | None = None, gateway: Gateway | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from api import ws
+
+        app.state.gateway = gateway or build_gateway(settings)
+        await app.state.gateway.start()
+        app.state.db_engine = make_engine(settings.database_url)
+        app.state.rate_limiter, app.state.nonces = build_limits(settings)
+        await ws.start(app)
+        try:
+            yield
+        finally:
+            await ws.stop(app)
+            await app.state.gateway.stop()
+            await app.state.rate_limiter.close()
+            app.state.db_engine.dispose()
+
+    app = FastAPI(
+        title="capex exchange API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_per_ip(request: Request, call_next):
+        limiter = getattr(request.app.state, "rate_limiter", None)
+        if limiter is not None and request.url.path.startswith("/api/"):
+            ip = request.client.host if request.client else "unknown"
+            retry_after = await limiter.allow(
+                f"ip:{ip}", settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst
+            )
+            if retry_after is not None:
+                seconds = max(1, int(retry_after + 0.999))
+                body = error_body(
+                    429, "RATE_LIMITED", f"too many requests from this address; retry after {seconds} s"
+                )
+                return JSONResponse(body, 429, headers={"Retry-After": str(seconds)})
+        return await call_next(request)
+
+    from api import routes, ws
+
+    for router in routes.ROUTERS:
+        app.include_router(router)
+    app.include_router(ws.router)
+    if WEB_CLIENT.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_CLIENT, html=True), name="web")
+    return app
