@@ -15,6 +15,11 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True):
     maker_fee: int = 5  # fen per contract, paid by the maker (negative: a rebate)
     booking_grace_ms: int = 7 * 24 * 3600 * 1000  # auto-confirm delivery after window_end + this
     booking_confirm_release_percent: int = 30  # escrow released to the supplier on confirmation
+    # Fat-finger band (sequencer.py `_check_fat_finger`): an order price may differ from the
+    # reference by at most this percent of it, or by fat_finger_min_ticks ticks if that is more.
+    # 0 percent turns the band off.
+    fat_finger_percent: int = 50
+    fat_finger_min_ticks: int = 10
 
     def __post_init__(self) -> None:
         if self.taker_fee < 0:
@@ -23,6 +28,8 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("taker_fee + maker_fee must be >= 0")
         if self.booking_grace_ms < 0:
             raise ValueError("booking_grace_ms must be >= 0")
+        if self.fat_finger_percent < 0 or self.fat_finger_min_ticks < 0:
+            raise ValueError("fat_finger_percent and fat_finger_min_ticks must be >= 0")
         if not 0 <= self.booking_confirm_release_percent <= 100:
             raise ValueError("booking_confirm_release_percent must be within 0..100")
 

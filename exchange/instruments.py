@@ -48,6 +48,7 @@ class Instrument(msgspec.Struct, kw_only=True):
     status: str
     listed_at: int
     last_trade_time: int | None = None
+    last_trade_price: int | None = None  # fen per contract; the fat-finger band's reference
     settlement_price: int | None = None
     collateral_per_contract: int = 0
     capacity_key: str = ""

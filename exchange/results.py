@@ -33,6 +33,7 @@ class ResultCode(IntEnum):
     INSUFFICIENT_CAPACITY = 2002
     INSUFFICIENT_POSITION = 2003
     KILL_SWITCH_ENGAGED = 2004
+    FAT_FINGER = 2005  # price outside the band around the reference price (sequencer._fat_finger_band)
 
     # 3000-3999 matching: 3000 + matching_engine.codes.RejectReason
     MATCHING_INVALID_COMMAND = 3001

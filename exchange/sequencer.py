@@ -251,6 +251,41 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
         if abs(price) * quantity > INT64_MAX or quantity > MAX_ORDER_QUANTITY:
             raise Reject(ResultCode.MATCHING_NOTIONAL_OVERFLOW, "price * quantity or quantity too large")
 
+    def _fat_finger_band(self, inst: Instrument) -> tuple[int, int] | None:
+        """(lowest, highest) acceptable order price, or None when there is no reference yet.
+
+        MAT with a published index price: from the index-implied value (intrinsic value per
+        contract, min(max(S - K, 0), cap - K) * units, S the latest index price) minus the
+        tolerance, up to the most a contract can ever pay, (cap - K) * units. Otherwise: the last
+        trade price plus or minus the tolerance. Tolerance: fat_finger_percent of the reference,
+        at least fat_finger_min_ticks ticks."""
+        config = self.config
+        if not config.fat_finger_percent:
+            return None
+        min_deviation = config.fat_finger_min_ticks * inst.tick
+        if inst.kind == "MAT":
+            points = self.state.index_prices.get(inst.terms.index)
+            if points:
+                terms = inst.terms
+                max_payoff = (terms.cap - terms.strike) * terms.units_per_contract
+                intrinsic = min(max(points[-1][1] - terms.strike, 0) * terms.units_per_contract, max_payoff)
+                return intrinsic - max(
+                    intrinsic * config.fat_finger_percent // 100, min_deviation
+                ), max_payoff
+        reference = inst.last_trade_price
+        if reference is None:
+            return None
+        deviation = max(abs(reference) * config.fat_finger_percent // 100, min_deviation)
+        return reference - deviation, reference + deviation
+
+    def _check_fat_finger(self, inst: Instrument, price: int) -> None:
+        band = self._fat_finger_band(inst)
+        if band is not None and not band[0] <= price <= band[1]:
+            raise Reject(
+                ResultCode.FAT_FINGER,
+                f"price {price} is outside the fat-finger band [{band[0]}, {band[1]}] of {inst.symbol}",
+            )
+
     def _check_post_only(self, book: Any, side: int, price: int) -> None:
         if side == _BUY:
             best = book.best_ask()
@@ -461,6 +496,7 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
         price = c.price
         quantity = c.quantity
         self._check_price_quantity(inst, price, quantity)
+        self._check_fat_finger(inst, price)
         book = self._books[inst.symbol]
         if order_type == _POST_ONLY:
             self._check_post_only(book, side, price)
@@ -534,6 +570,8 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
         price = c.price
         quantity = c.quantity
         self._check_price_quantity(inst, price, quantity)
+        if price != o.price:
+            self._check_fat_finger(inst, price)
         book = self._books[o.symbol]
         if o.order_type == "post_only" and (price != o.price or quantity > o.open_quantity):
             self._check_post_only(book, o.side, price)

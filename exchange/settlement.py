@@ -149,6 +149,7 @@ class SettlementMixin:
         if not maker.open_quantity:
             self._close_order(maker)
         inst.last_trade_time = ts
+        inst.last_trade_price = price
         self._events.append(
             TradeExecuted(
                 trade_id=tid,

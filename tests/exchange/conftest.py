@@ -43,7 +43,9 @@ class Market:
 
     def __init__(self, book_factory, config: ExchangeConfig | None = None) -> None:
         self.book_factory = book_factory
-        self.seq = Sequencer(config or ExchangeConfig(taker_fee=10, maker_fee=5), book_factory=book_factory)
+        # The fat-finger band has its own tests (test_fat_finger.py); elsewhere prices roam freely.
+        config = config or ExchangeConfig(taker_fee=10, maker_fee=5, fat_finger_percent=0)
+        self.seq = Sequencer(config, book_factory=book_factory)
         self.ts = T0
         self.coid = 0
 

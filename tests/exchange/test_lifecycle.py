@@ -277,7 +277,7 @@ def test_maker_rebate(book_factory):
 
     from .conftest import Market
 
-    m = Market(book_factory, ExchangeConfig(taker_fee=10, maker_fee=-3))
+    m = Market(book_factory, ExchangeConfig(taker_fee=10, maker_fee=-3, fat_finger_percent=0))
     mm = m.account("market_maker", cash=1_000_000)
     t = m.account("market_maker", cash=1_000_000)
     sym = m.list_mat()
