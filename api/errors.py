@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.gateway import GatewayUnavailable
 from exchange.results import CommandResult, ResultCode
 
 _NOT_FOUND = {
@@ -93,6 +94,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.status, exc.code, exc.message), exc.status, headers=exc.headers)
+
+    @app.exception_handler(GatewayUnavailable)
+    async def _gateway_down(_request: Request, exc: GatewayUnavailable) -> JSONResponse:
+        # Fail closed: the command was not acknowledged, and the sequencer host drops it once its
+        # deadline has passed (docs/scale-out.md), so nothing is applied behind the client's back.
+        message = f"the exchange cannot be reached: {exc}; nothing was applied, retry later"
+        return JSONResponse(error_body(503, "UNAVAILABLE", message), 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

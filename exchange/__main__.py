@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             breaches = audit_database(normalize_url(url))
         except SQLAlchemyError as exc:
-            print(f"audit: cannot read the database: {exc}", file=sys.stderr)
+            first_line = str(exc).splitlines()[0]
+            hint = " (no exchange schema here: start the exchange once, or pass --database-url)" if "journal" in first_line else ""
+            print(f"audit: cannot read the database {url}: {first_line}{hint}", file=sys.stderr)
             return 2
         if breaches:
             for breach in breaches:
