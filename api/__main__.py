@@ -1,4 +1,8 @@
-"""`python -m api serve` runs the API (embedded mode by default: the sequencer in this process)."""
+"""`python -m api serve` runs the API (embedded mode by default: the sequencer in this process).
+
+`python -m api serve --demo` (also `capex serve --demo`) runs the demo market (api/demo.py).
+`python -m api sequencer` runs the sequencer process of the scale-out mode (docs/scale-out.md).
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,29 @@ def main(argv: list[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="run the API server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="embedded mode; seed a demo market into an empty database and print the demo logins",
+    )
+    commands.add_parser(
+        "sequencer", help="run the sequencer process of the scale-out mode (API_REDIS_URL, DATABASE_URL)"
+    )
     args = parser.parse_args(argv)
     settings = ApiSettings()
     if args.command == "serve":
         host = args.host or settings.host
         port = args.port or settings.port
+        if args.demo:
+            from api.demo import serve_demo
+
+            serve_demo(settings, host, port)
+            return
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_max_size=1 << 20)
+    elif args.command == "sequencer":
+        from api.sequencer_host import main as run_sequencer
+
+        raise SystemExit(run_sequencer(settings))
 
 
 if __name__ == "__main__":
