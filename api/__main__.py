@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument(
         "--demo",
         action="store_true",
-        help="embedded mode; seed a demo market into an empty database and print the demo logins",
+        help="embedded mode; seed a demo market into an empty database, print the demo logins, run the market-maker bot",
     )
+    serve.add_argument("--no-bot", action="store_true", help="with --demo: do not start the market-maker bot")
     commands.add_parser(
         "sequencer", help="run the sequencer process of the scale-out mode (API_REDIS_URL, DATABASE_URL)"
     )
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.demo:
             from api.demo import serve_demo
 
-            serve_demo(settings, host, port)
+            serve_demo(settings, host, port, bot=not args.no_bot)
             return
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_max_size=1 << 20)
     elif args.command == "sequencer":

@@ -21,6 +21,7 @@ festivals. The seed runs only when the exchange has no instrument: a second star
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
@@ -47,6 +48,8 @@ WEEK_MS = 7 * DAY_MS
 
 # One password for every demo login, printed at start and written in docs/demo.md: the demo is a
 # local playground, never a deployment.
+log = logging.getLogger(__name__)
+
 DEMO_PASSWORD = "capex-demo"
 
 
@@ -617,19 +620,23 @@ async def seed_demo(gateway: Gateway, db_engine: Engine, clock_ms: int) -> DemoI
 def create_demo_app(settings: ApiSettings | None = None, clock: Callable[[], int] = now_ms) -> FastAPI:
     """The API app (api.main.create_app) with the demo seeded at startup, after the gateway has
     started and before the first request. `app.state.demo` is True; `app.state.demo_info` holds
-    the DemoInfo once started."""
+    the DemoInfo once started. The market-maker bot (`start_demo_bot`) is stopped at shutdown,
+    before the gateway stops."""
     app = create_app(settings)
     app.state.demo = True
     app.state.demo_info = None
+    app.state.demo_bot = None
     app_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def demo_lifespan(app: FastAPI):
         async with app_lifespan(app) as state:
             app.state.demo_info = await seed_demo(app.state.gateway, app.state.db_engine, clock())
-            # The demo's background work (the market-maker bot) starts here, after the seed, and is
-            # stopped here when the app shuts down, before the gateway stops.
-            yield state
+            app.state.demo_bot_stop = asyncio.Event()
+            try:
+                yield state
+            finally:
+                await stop_demo_bot(app)
 
     app.router.lifespan_context = demo_lifespan
     return app
@@ -671,13 +678,48 @@ def announcement(base_url: str, info: DemoInfo | None) -> str:
     return "\n".join(lines)
 
 
+def start_demo_bot(app: FastAPI, base_url: str) -> None:
+    """Start the market-maker bot (clients/python/mm_bot.py) as `demo-marketmaker`, quoting every
+    instrument over a real WebSocket connection to this server. Only on a demo-seeded database."""
+    info = app.state.demo_info
+    if info is None or not info.logins:
+        return
+    from clients.python.mm_bot import run_bot
+
+    async def run() -> None:
+        try:
+            await run_bot(
+                base_url,
+                username="demo-marketmaker",
+                password=DEMO_PASSWORD,
+                stop_event=app.state.demo_bot_stop,
+            )
+        except Exception:  # the exchange keeps running without its demo quotes
+            log.exception("the demo market-maker bot stopped")
+
+    app.state.demo_bot = asyncio.get_running_loop().create_task(run(), name="demo-market-maker")
+
+
+async def stop_demo_bot(app: FastAPI) -> None:
+    task = app.state.demo_bot
+    if task is None:
+        return
+    app.state.demo_bot_stop.set()
+    try:
+        await asyncio.wait_for(task, 10)
+    except (TimeoutError, asyncio.CancelledError):
+        task.cancel()
+    app.state.demo_bot = None
+
+
 class _AnnouncingServer(uvicorn.Server):
     """A uvicorn server that prints the demo's announcement once it accepts connections (after the
-    app's startup, so the seed is done)."""
+    app's startup, so the seed is done), then starts the market-maker bot against itself."""
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI, bot: bool = True) -> None:
         super().__init__(config)
         self._demo_app = app
+        self._bot = bot
 
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets=sockets)
@@ -686,10 +728,13 @@ class _AnnouncingServer(uvicorn.Server):
         port = self.servers[0].sockets[0].getsockname()[1] if self.servers else self.config.port
         base_url = f"http://{public_host(self.config.host)}:{port}"
         print(announcement(base_url, self._demo_app.state.demo_info), flush=True)
+        if self._bot:
+            start_demo_bot(self._demo_app, base_url)
 
 
-def serve_demo(settings: ApiSettings, host: str, port: int) -> None:
-    """Run the demo until SIGINT/SIGTERM (embedded mode: the sequencer in this process)."""
+def serve_demo(settings: ApiSettings, host: str, port: int, bot: bool = True) -> None:
+    """Run the demo until SIGINT/SIGTERM (embedded mode: the sequencer in this process), with the
+    market-maker bot quoting unless `bot` is False."""
     app = create_demo_app(demo_settings(settings, host, port))
     config = uvicorn.Config(app, host=host, port=port, log_level="info", ws_max_size=1 << 20)
-    _AnnouncingServer(config, app).run()
+    _AnnouncingServer(config, app, bot).run()
