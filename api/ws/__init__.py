@@ -1,15 +1,72 @@
-"""WebSocket endpoint `/ws`: market data channels, private channels and order entry."""
+"""WebSocket endpoint `/ws`: market data channels, private channels and order entry.
+
+The protocol is docs/market-data.md. Modules: `protocol` (requests, errors, encoding, the book
+checksum), `channels` (what may be subscribed), `market_data` (the per-process hub: book state
+from the gateway's events, fan-out), `sessions` (one connection: queue, sender, auth, safeguards),
+`order_entry` (place, cancel, amend, cancel all, mass quote), `protection` (market-maker
+protection).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, FastAPI, WebSocket
+
+from api.ws.market_data import MarketDataHub
+from api.ws.protection import MarketMakerProtection
+from api.ws.protocol import CLOSE_POLICY
+from api.ws.sessions import Session
 
 router = APIRouter()
+
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+def origin_allowed(origin: str, allowed: list[str]) -> bool:
+    return "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    app = websocket.app
+    # A browser always sends its page's Origin: only the configured ones may connect (a page on
+    # another site must not ride on the user's session). No Origin: not a browser.
+    origin = websocket.headers.get("origin")
+    if origin is not None and not origin_allowed(origin, app.state.settings.allowed_origins):
+        await websocket.close(code=CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
+        return
+    if getattr(app.state, "market_data", None) is None:
+        await websocket.close(code=1013)  # starting or stopping
+        return
+    await Session(websocket, app).run()
 
 
 async def start(app: FastAPI) -> None:
     """Start market data for this process (subscribe to the gateway's events)."""
+    hub = MarketDataHub(app.state.gateway, app.state.settings, getattr(app.state, "db_engine", None))
+    protection = MarketMakerProtection(app.state.gateway, hub, app.state.settings)
+    hub.protection = protection
+    await hub.start()
+    app.state.market_maker_protection = protection
+    app.state.market_data = hub
 
 
 async def stop(app: FastAPI) -> None:
     """Stop market data and close every session."""
+    hub: MarketDataHub | None = getattr(app.state, "market_data", None)
+    if hub is None:
+        return
+    app.state.market_data = None
+    sessions = list(hub.sessions)
+    for session in sessions:
+        session.shutdown()
+    if sessions:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(s.finished.wait() for s in sessions), return_exceptions=True),
+                STOP_TIMEOUT_SECONDS,
+            )
+    await app.state.market_maker_protection.stop()
+    await hub.stop()
