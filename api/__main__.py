@@ -11,7 +11,7 @@ import argparse
 import uvicorn
 
 from api.config import ApiSettings
-from api.main import create_app
+from api.main import UVICORN_OPTIONS, create_app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
 
             serve_demo(settings, host, port, bot=not args.no_bot)
             return
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_max_size=1 << 20)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **UVICORN_OPTIONS)
     elif args.command == "sequencer":
         from api.sequencer_host import main as run_sequencer
 

@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from api.accounts import register_account
 from api.config import ApiSettings
 from api.gateway import Gateway, now_ms
-from api.main import create_app
+from api.main import UVICORN_OPTIONS, create_app
 from api.tables import Credential
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID, Role
@@ -736,5 +736,5 @@ def serve_demo(settings: ApiSettings, host: str, port: int, bot: bool = True) ->
     """Run the demo until SIGINT/SIGTERM (embedded mode: the sequencer in this process), with the
     market-maker bot quoting unless `bot` is False."""
     app = create_demo_app(demo_settings(settings, host, port))
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", ws_max_size=1 << 20)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
     _AnnouncingServer(config, app, bot).run()

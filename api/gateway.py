@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -186,12 +187,25 @@ def stamp(command: Command, last_timestamp: int, clock: Callable[[], int]) -> Co
     return msgspec.structs.replace(command, timestamp=max(clock(), last_timestamp))
 
 
-class _Job:
-    __slots__ = ("command", "call", "future")
+@functools.cache
+def command_counter(command_type: str, code: int):
+    """The metrics child of a (command type, result code): looked up once, not per command."""
+    return metrics.COMMANDS.labels(command_type, ResultCode(code).name)
 
-    def __init__(self, future: asyncio.Future, command: Command | None = None, call: Callable | None = None):
-        self.future = future
-        self.command = command
+
+class _Job:
+    """Either commands (with one future each) or a call on the exchange (with one future)."""
+
+    __slots__ = ("futures", "commands", "call")
+
+    def __init__(
+        self,
+        futures: list[asyncio.Future],
+        commands: Sequence[Command] = (),
+        call: Callable | None = None,
+    ):
+        self.futures = futures
+        self.commands = commands
         self.call = call
 
 
@@ -241,25 +255,26 @@ class EmbeddedGateway(Gateway):
     async def submit_many(self, commands: Sequence[Command]) -> list[CommandResult]:
         if self._thread is None or self._loop is None:
             raise GatewayUnavailable("the sequencer is not running")
-        futures = []
-        for command in commands:
-            future = self._loop.create_future()
-            self._jobs.put(_Job(future, command=command))
-            futures.append(future)
+        create_future = self._loop.create_future
+        futures = [create_future() for _ in commands]
+        # One queue entry per call: the writer resolves the whole call with one loop wake-up.
+        self._jobs.put(_Job(futures, commands=commands))
         metrics.COMMAND_QUEUE.set(self._jobs.qsize())
         started = time.perf_counter()
-        results = list(await asyncio.gather(*futures))
-        elapsed = time.perf_counter() - started
+        if len(futures) == 1:
+            results = [await futures[0]]
+        else:
+            results = list(await asyncio.gather(*futures))
+        metrics.COMMAND_LATENCY.observe(time.perf_counter() - started)
         for command, result in zip(commands, results, strict=True):
-            metrics.COMMANDS.labels(type(command).__name__, result.code_name).inc()
-            metrics.COMMAND_LATENCY.observe(elapsed)
+            command_counter(type(command).__name__, result.code).inc()
         return results
 
     async def _call(self, function: Callable[[Any], Any]) -> Any:
         if self._thread is None or self._loop is None:
             raise GatewayUnavailable("the sequencer is not running")
         future = self._loop.create_future()
-        self._jobs.put(_Job(future, call=function))
+        self._jobs.put(_Job([future], call=function))
         return await future
 
     async def query(self, name: str, *args: Any) -> Any:
@@ -296,8 +311,9 @@ class EmbeddedGateway(Gateway):
             if job is None:
                 return
             group = [job]
+            size = len(job.commands)
             stop = False
-            while len(group) < self.batch_size:
+            while size < self.batch_size:
                 try:
                     more = jobs.get_nowait()
                 except queue.Empty:
@@ -306,6 +322,7 @@ class EmbeddedGateway(Gateway):
                     stop = True
                     break
                 group.append(more)
+                size += len(more.commands)
             self._run_group(group)
             if stop:
                 return
@@ -318,7 +335,7 @@ class EmbeddedGateway(Gateway):
                 start += 1
                 continue
             end = start
-            while end < len(group) and group[end].command is not None:
+            while end < len(group) and group[end].call is None:
                 end += 1
             self._run_commands(group[start:end])
             start = end
@@ -327,16 +344,19 @@ class EmbeddedGateway(Gateway):
         try:
             value = job.call(self.exchange)  # type: ignore[misc]
         except BaseException as exc:  # handed to the waiting coroutine
-            self._resolve(job.future, error=exc)
+            self._deliver([(job.futures[0], None, exc)])
         else:
-            self._resolve(job.future, value=value)
+            self._deliver([(job.futures[0], value, None)])
 
     def _run_commands(self, jobs: list[_Job]) -> None:
         commands = []
+        futures: list[asyncio.Future] = []
         for job in jobs:
-            command = stamp(job.command, self._last_timestamp, self.clock)  # type: ignore[arg-type]
-            self._last_timestamp = command.timestamp
-            commands.append(command)
+            for command in job.commands:
+                command = stamp(command, self._last_timestamp, self.clock)
+                self._last_timestamp = command.timestamp
+                commands.append(command)
+            futures.extend(job.futures)
         try:
             results = self.exchange.submit_batch(commands)
         except BaseException as exc:
@@ -344,25 +364,26 @@ class EmbeddedGateway(Gateway):
             refused = CommandResult(
                 seq=0, code=ResultCode.STORE_UNAVAILABLE, message=f"sequencer failure: {exc}"
             )
-            for job in jobs:
-                self._resolve(job.future, value=refused)
+            self._deliver([(future, refused, None) for future in futures])
             return
         batches, self._published_seq = journaled_batches(results, self._published_seq)
         loop = self._loop
         assert loop is not None
         if batches:
             loop.call_soon_threadsafe(self._publish, batches)
-        for job, result in zip(jobs, results, strict=True):
-            self._resolve(job.future, value=result)
+        self._deliver([(future, result, None) for future, result in zip(futures, results, strict=True)])
 
-    def _resolve(self, future: asyncio.Future, value: Any = None, error: BaseException | None = None) -> None:
+    def _deliver(self, outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+        """Resolve futures on the event loop, all in one wake-up of the loop."""
+
         def deliver() -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+            for future, value, error in outcomes:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(value)
 
         assert self._loop is not None
         self._loop.call_soon_threadsafe(deliver)

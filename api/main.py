@@ -20,6 +20,10 @@ from api.gateway import EmbeddedGateway, Gateway
 from api.rate_limit import MemoryNonceStore, MemoryRateLimiter
 from exchange.store.database import make_engine
 
+# How uvicorn serves the app everywhere (CLI, demo, tests, benchmarks): frames up to 1 MiB, and
+# no per-message compression (market-data frames are small; deflate cost ~13 us per message).
+UVICORN_OPTIONS = {"ws_max_size": 1 << 20, "ws_per_message_deflate": False}
+
 WEB_CLIENT = Path(__file__).resolve().parent.parent / "clients" / "web"
 
 DESCRIPTION = """

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.accounts import log_in, register_account
 from api.config import ApiSettings
-from api.main import create_app
+from api.main import UVICORN_OPTIONS, create_app
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
 
@@ -150,7 +150,7 @@ class LiveServer:
         self.base_url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws"
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=1 << 20)
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **UVICORN_OPTIONS)
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
