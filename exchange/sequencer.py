@@ -321,6 +321,11 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
         account = self._require_account(c.account_id)
         if c.amount <= 0:
             raise Reject(ResultCode.INVALID_FIELD, "amount must be > 0")
+        # All cash inside the exchange came in by deposit, so bounding the total bounds every
+        # balance, lock and posting below 2^63 (the BIGINT columns of the store).
+        cash_inside = -self.state.system_balances[EXTERNAL]
+        if c.amount > INT64_MAX - cash_inside:
+            raise Reject(ResultCode.INVALID_FIELD, f"the exchange can hold at most {INT64_MAX} fen in all")
         self.state.system_balances[EXTERNAL] -= c.amount
         account.available += c.amount
         self._dirty_accounts[account.account_id] = account

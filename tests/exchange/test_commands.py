@@ -519,3 +519,16 @@ def test_default_book_factory_is_the_cython_book():
 
 def test_market_helper_sanity(book_factory):
     assert isinstance(Market(book_factory).seq, Sequencer)
+
+
+def test_deposits_never_push_the_exchange_past_int64(market):
+    from matching_engine.codes import INT64_MAX
+
+    first = market.account("creator")
+    second = market.account("creator")
+    market.run(c.Deposit, account_id=first, amount=INT64_MAX - 5)
+    before = market.seq.state_hash(journal=False)
+    refused = market.run(c.Deposit, R.INVALID_FIELD, account_id=second, amount=6)
+    assert "at most" in refused.message
+    assert market.seq.state_hash(journal=False) == before
+    market.run(c.Deposit, account_id=second, amount=5)
