@@ -99,7 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _gateway_down(_request: Request, exc: GatewayUnavailable) -> JSONResponse:
         # Fail closed: the command was not acknowledged, and the sequencer host drops it once its
         # deadline has passed (docs/scale-out.md), so nothing is applied behind the client's back.
-        message = f"the exchange cannot be reached: {exc}; nothing was applied, retry later"
+        message = f"the exchange cannot be reached: {exc}; the request was not acknowledged, retry later (a retry with the same client order id is never applied twice)"
         return JSONResponse(error_body(503, "UNAVAILABLE", message), 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)

@@ -72,6 +72,9 @@ def create_app(settings: ApiSettings | None = None, gateway: Gateway | None = No
             await ws.stop(app)
             await app.state.gateway.stop()
             await app.state.rate_limiter.close()
+            close_nonces = getattr(app.state.nonces, "close", None)
+            if close_nonces is not None:
+                await close_nonces()
             app.state.db_engine.dispose()
 
     app = FastAPI(
