@@ -47,7 +47,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_api():
     try:
         from playwright.sync_api import expect, sync_playwright
@@ -58,7 +58,7 @@ def playwright_api():
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_api):
     if not CHROMIUM.exists():
         _unavailable(f"Chromium at {CHROMIUM} (Debian package `chromium`)")
@@ -67,7 +67,7 @@ def browser(playwright_api):
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     server = DemoServer(tmp_path_factory.mktemp("browser-exchange")).start()
     try:
