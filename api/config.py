@@ -55,7 +55,8 @@ class ApiSettings(BaseSettings):
     # -- WEBSOCKET --
     ws_heartbeat_seconds: float = 1.0
     ws_idle_timeout_seconds: float = 30.0  # no message from a client for this long: disconnected
-    ws_queue_size: int = 1_000  # messages queued per connection before it counts as slow
+    ws_queue_size: int = 1_000  # market-data messages queued per connection before it counts as slow
+    ws_max_pending_requests: int = 1_000  # unanswered requests per connection before reading pauses
     book_depth_levels: int = 10
 
     # -- MARKET-MAKER PROTECTION (per maker and underlying) --

@@ -6,8 +6,11 @@ switch).
     socket --> reader task --> handle(request) --> response (pushed)
 
 Everything the server sends goes through the one queue, so a connection's messages keep their
-order. A full queue means the client does not keep up: it is told SLOW_CONSUMER and closed (1013),
-and nothing else waits for it.
+order. Market data may fill it up to API_WS_QUEUE_SIZE; responses may go beyond that by as many as
+the requests a connection can have unanswered (API_WS_MAX_PENDING_REQUESTS; at that many the reader
+stops reading the socket until answers go out, which pushes back on a pipelining client through
+TCP), so a market maker's answers are never what overflows its queue. A queue over its bound means
+the client does not read: it is told SLOW_CONSUMER and closed (1013), and nothing else waits for it.
 """
 
 from __future__ import annotations
@@ -85,7 +88,12 @@ class Session:
         self.gateway = state.gateway
         self.hub: MarketDataHub = state.market_data
         self.protection: MarketMakerProtection = state.market_maker_protection
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.settings.ws_queue_size)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()  # bounded by push/respond, see above
+        self.market_data_limit = self.settings.ws_queue_size
+        self.pending_limit = self.settings.ws_max_pending_requests
+        self.pending = 0  # requests read and not answered yet
+        self.below_pending_limit = asyncio.Event()
+        self.below_pending_limit.set()
         self.loop = asyncio.get_running_loop()
         self.last_received = self.loop.time()
         # -- subscriptions (the hub keeps the reverse index) --
@@ -132,19 +140,36 @@ class Session:
     # -- OUTGOING ---------------------------------------------------------------------------------
 
     def push(self, text: str) -> None:
-        """Queue one message; never waits. A full queue drops the connection as a slow consumer."""
+        """Queue one market-data message or notice; never waits. Past the market-data bound the
+        connection is dropped as a slow consumer."""
+        self._enqueue(text, self.market_data_limit)
+
+    def respond(self, text: str) -> None:
+        """Queue the answer to a request; never waits. Answers have room beyond the market-data
+        bound for every request the connection may have pending."""
+        self._enqueue(text, self.market_data_limit + self.pending_limit)
+
+    def _enqueue(self, text: str, limit: int) -> None:
         if self.closing:
             return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if self.queue.qsize() >= limit:
             metrics.WS_QUEUE_DROPS.inc()
             self._close(
                 CLOSE_TRY_AGAIN_LATER,
-                notice(
-                    SLOW_CONSUMER, "the connection fell behind its market data; reconnect and resubscribe"
-                ),
+                notice(SLOW_CONSUMER, "the connection fell behind its messages; reconnect and resubscribe"),
             )
+            return
+        self.queue.put_nowait(text)
+
+    def _request_pending(self) -> None:
+        self.pending += 1
+        if self.pending >= self.pending_limit:
+            self.below_pending_limit.clear()
+
+    def _request_answered(self) -> None:
+        self.pending -= 1
+        if self.pending < self.pending_limit:
+            self.below_pending_limit.set()
 
     async def _send_loop(self) -> None:
         queue = self.queue
@@ -244,10 +269,12 @@ class Session:
                 if message["type"] == "websocket.disconnect":
                     return
                 self.last_received = self.loop.time()
+                if not self.below_pending_limit.is_set():
+                    await self.below_pending_limit.wait()
                 text = message.get("text")
                 if text is None:
                     error = WsError(BAD_REQUEST, "binary frames are not accepted: send JSON text frames")
-                    self.push(error_response(None, None, error))
+                    self.respond(error_response(None, None, error))
                     continue
                 await self.handle(text)
         except asyncio.CancelledError:
@@ -268,13 +295,13 @@ class Session:
                 raise WsError(UNKNOWN_OP, f"no op {op!r}; ops: {', '.join(self._ops)}")
             result = await handler(raw, request_id)
             if result is not ANSWERED:
-                self.push(response(request_id, op, result))
+                self.respond(response(request_id, op, result))
         except _Unanswerable as error:
-            self.push(error_response(error.request_id, None, error))
+            self.respond(error_response(error.request_id, None, error))
         except WsError as error:
-            self.push(error_response(request_id, op, error))
+            self.respond(error_response(request_id, op, error))
         except GatewayUnavailable as exc:
-            self.push(error_response(request_id, op, _unavailable(exc)))
+            self.respond(error_response(request_id, op, _unavailable(exc)))
         if self._close_after_response is not None:
             self._close(self._close_after_response, flush=True)
 
@@ -306,12 +333,15 @@ class Session:
             try:
                 result = await work
             except WsError as error:
-                self.push(error_response(request_id, op, error))
+                self.respond(error_response(request_id, op, error))
             except GatewayUnavailable as exc:
-                self.push(error_response(request_id, op, _unavailable(exc)))
+                self.respond(error_response(request_id, op, _unavailable(exc)))
             else:
-                self.push(response(request_id, op, result))
+                self.respond(response(request_id, op, result))
+            finally:
+                self._request_answered()
 
+        self._request_pending()
         self.spawn_task(run())
         return ANSWERED
 
@@ -320,6 +350,7 @@ class Session:
         the requests read in one turn of the event loop go to the sequencer together (one
         `submit_many`, in arrival order), so a pipelining client costs one task per turn."""
         self._batch.append((request_id, op, command, answer))
+        self._request_pending()
         if len(self._batch) == 1:
             self.loop.call_soon(self._flush)
         return ANSWERED
@@ -335,13 +366,15 @@ class Session:
         except GatewayUnavailable as exc:
             error = _unavailable(exc)
             for request_id, op, _, _ in batch:
-                self.push(error_response(request_id, op, error))
+                self.respond(error_response(request_id, op, error))
+                self._request_answered()
             return
         for (request_id, op, _, answer), result in zip(batch, results, strict=True):
             if result.ok:
-                self.push(response(request_id, op, answer(result)))
+                self.respond(response(request_id, op, answer(result)))
             else:
-                self.push(error_response(request_id, op, order_entry.refusal(result)))
+                self.respond(error_response(request_id, op, order_entry.refusal(result)))
+            self._request_answered()
 
     # -- AUTHORIZATION ----------------------------------------------------------------------------
 
@@ -416,7 +449,7 @@ class Session:
         if self.closing:
             return ANSWERED
         # The response, then the channel's first messages, in one step (no await in between).
-        self.push(response(request_id, "subscribe", {"channel": channel.name, "symbol": request.symbol}))
+        self.respond(response(request_id, "subscribe", {"channel": channel.name, "symbol": request.symbol}))
         self.hub.subscribe(self, channel.name, request.symbol)
         return ANSWERED
 
@@ -433,7 +466,7 @@ class Session:
         if request.symbol not in self.books:
             raise WsError(NOT_SUBSCRIBED, f"subscribe to the book of {request.symbol!r} first")
         last_seq = self.hub.books[request.symbol].last_seq
-        self.push(response(request_id, "resync", {"symbol": request.symbol, "last_seq": last_seq}))
+        self.respond(response(request_id, "resync", {"symbol": request.symbol, "last_seq": last_seq}))
         self.hub.send_snapshot(self, request.symbol)
         return ANSWERED
 

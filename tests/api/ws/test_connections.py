@@ -114,3 +114,30 @@ def test_connection_gauge_follows_connections(live_server):
             await asyncio.sleep(0.02)
 
     run(scenario())
+
+
+@pytest.mark.parametrize("settings_overrides", [{"ws_queue_size": 8, "ws_max_pending_requests": 16}])
+def test_a_pipelining_market_maker_is_never_dropped_for_its_own_answers(live_server, live_market):
+    """Many more requests in flight than the market-data bound: the reader pauses at the pending
+    limit instead, and every request is answered."""
+    maker = live_market.user("maker", "market_maker", cash=50_000_000)
+    symbol = list_material_call(live_market)
+    drops_before = _metric("capex_ws_slow_consumer_total")
+    count = 300
+
+    async def scenario() -> None:
+        client = await WsClient.open(live_server)
+        await client.authenticate(maker)
+        for i in range(count):  # sent before any answer is read
+            await client.send(
+                {"id": i, "op": "place", "symbol": symbol, "side": "buy", "price": 100 + i, "quantity": 1}
+            )
+        answers = [await client.response(i) for i in range(count)]
+        assert all(answer["ok"] for answer in answers), [a for a in answers if not a["ok"]][:3]
+        await client.close()
+
+    run(scenario())
+    assert _metric("capex_ws_slow_consumer_total") == drops_before
+    assert (
+        len(live_server.call(live_server.app.state.gateway.query, "open_orders", maker.account_id)) == count
+    )
