@@ -4,7 +4,8 @@ It owns the shard's DurableExchange (the single writer, as EmbeddedGateway does 
 and serves the API workers over Redis (api.redis_gateway describes the keys and encodings):
 
     loop:
-        XREAD {prefix}:commands after the last entry taken (block 200 ms, up to batch size entries)
+        XREADGROUP {prefix}:commands after the last entry taken (block 200 ms, up to batch size
+            entries); the group keeps that position in Redis, for the next host too
         for the entries, in stream order:
             consecutive command requests -> one group: drop the expired ones (deadline passed:
                 never applied), stamp the rest with monotonic time, DurableExchange.submit_batch
@@ -19,12 +20,15 @@ and serves the API workers over Redis (api.redis_gateway describes the keys and 
 - **Events are never dropped here.** A group whose events could not be written to Redis is kept
   and written first once Redis is back; the last `replay_batches` batches stay in memory for
   workers that missed some (RequestKind.EVENTS).
-- **Each request once.** A worker's write retried on a broken connection may reach the stream
-  twice; a request id already taken (and not yet past its deadline) is ignored.
+- **Each request once.** Reading is through a consumer group, so Redis moves the position past
+  each entry as it hands it out: a restarted host goes on after the last entry its predecessor
+  took, and never applies again a request taken before (even one still before its deadline). A
+  worker's write retried on a broken connection may reach the stream twice; a request id already
+  taken (and not yet past its deadline) is ignored.
 - **Redis down.** The loop reconnects with backoff. A request read before the failure is applied
   if its deadline allows; its reply may be lost (its worker answers 503: not acknowledged; a retry
   with the same client order id returns the first result). After a Redis restart that lost the
-  commands stream, reading starts again at its beginning.
+  commands stream (and with it the group), reading starts again at its beginning.
 - **SIGTERM / SIGINT**: finish the current group, then close the store and release the lock.
 """
 
@@ -59,7 +63,6 @@ from api.redis_gateway import (
     RequestKind,
     decode_commands,
     encode,
-    stream_id,
 )
 from exchange.commands import Command
 from exchange.results import CommandResult, ResultCode
@@ -73,6 +76,10 @@ OWNER_TTL_MS = 5_000
 REPLAY_BATCHES = 10_000
 REPLAY_ANSWER_MAX = 10_000
 PROGRESS_SECONDS = 10.0
+# The consumer group that holds the commands stream's read position in Redis. One consumer: only
+# the owner of the shard's lock reads.
+COMMANDS_GROUP = "sequencer"
+COMMANDS_CONSUMER = "sequencer"
 
 # Extends the owner lock only if this host still holds it; takes it again if Redis lost it.
 _KEEP_OWNERSHIP = """
@@ -133,7 +140,7 @@ class SequencerHost:
         self.exchange: Any = None
         self.redis: Redis | None = None
         self._stopping = False
-        self._last_id = b"0-0"
+        self._last_id = b"0-0"  # the last entry taken from the current stream (to trim behind)
         self._last_timestamp = 0
         self._published_seq = 0
         self._unpublished: deque[list[EventBatch]] = deque()
@@ -201,7 +208,7 @@ class SequencerHost:
                     self._take_ownership()
                     if self._stopping:
                         break
-                    self._find_position()
+                    self._join_commands_group()
                     resync = False
                 self._beat()
                 self._flush_unpublished()
@@ -234,17 +241,23 @@ class SequencerHost:
                 raise OwnershipLost(self.redis.get(self.keys.owner))
             time.sleep(0.2)
 
-    def _find_position(self) -> None:
-        """Where to read the commands stream from. After a Redis restart that lost the stream, its
-        ids may be behind ours: read it from the start (everything there is new to us)."""
+    def _join_commands_group(self) -> None:
+        """Read the commands stream where the group stands: after the last entry any host took.
+        The position must live in Redis, not in this process: a host that started from the
+        stream's start took again the requests its predecessor had applied, and applied those
+        still before their deadline twice. Redis moves it as it hands entries out, so a host that
+        dies before applying what it read leaves those unapplied (their workers answered 503).
+        A new group (first start, or the stream was lost with its group) reads from the start:
+        everything there is new."""
         assert self.redis is not None
         try:
-            end = self.redis.xinfo_stream(self.keys.commands)["last-generated-id"]
-        except ResponseError:  # no stream yet
-            end = b"0-0"
-        if stream_id(end) < stream_id(self._last_id):
-            log.warning("sequencer: the commands stream was lost; reading it from its start")
-            self._last_id = b"0-0"
+            self.redis.xgroup_create(self.keys.commands, COMMANDS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+            return
+        log.info("sequencer: reading %s from its start", self.keys.commands)
+        self._last_id = b"0-0"
 
     def _beat(self) -> None:
         now = time.monotonic()
@@ -281,9 +294,21 @@ class SequencerHost:
 
     def _serve_once(self) -> None:
         assert self.redis is not None
-        response = self.redis.xread(
-            {self.keys.commands: self._last_id}, count=self.batch_size, block=BLOCK_MS
-        )
+        try:
+            response = self.redis.xreadgroup(
+                COMMANDS_GROUP,
+                COMMANDS_CONSUMER,
+                {self.keys.commands: ">"},
+                count=self.batch_size,
+                block=BLOCK_MS,
+                noack=True,  # taken is done with: nothing to acknowledge or claim again
+            )
+        except ResponseError as exc:
+            # NOGROUP / UNBLOCKED: the stream, and its group with it, is gone (deleted, or a Redis
+            # restart; workers may have created it again since).
+            log.warning("sequencer: the commands stream was lost (%s); reading it from its start", exc)
+            self._join_commands_group()
+            return
         if not response:
             return
         entries = response[0][1]

@@ -7,6 +7,8 @@ again; the machine's Redis is shared and never touched) and a SQLite journal:
 - Event batches lost in Redis while a worker was cut off are replayed by the sequencer; when the
   sequencer no longer has them either, the worker hands on the jump of seq (the gap), and a
   consumer resyncs from the sequencer's state.
+- A restarted sequencer goes on after the last request its predecessor took: a request still
+  before its deadline is not applied a second time.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import redis
 
+from api.gateway import now_ms
+from api.redis_gateway import RedisKeys, ReplyStatus, RequestKind, decode_reply, encode_commands
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
-from exchange.results import ResultCode
+from exchange.results import CommandResult, ResultCode
 from tests.api.scaleout.clients import BookWatcher, place, register, rest_book
 from tests.api.scaleout.conftest import (
     Admin,
@@ -158,6 +163,49 @@ def test_batches_lost_in_redis_are_replayed_or_shown_as_a_gap(
         cut.close()
         raw.close()
     # The workers went through the same loss: their market data resynced and they stay healthy.
+    for index in range(2):
+        cluster.wait_healthy(index, timeout=20)
+
+
+def test_a_restarted_sequencer_never_takes_again_what_its_predecessor_took(
+    cluster: Cluster, own_redis: OwnRedis, admin: Admin
+) -> None:
+    account = admin.submit(
+        cmd.CreateAccount(timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, name="once", role="creator")
+    )
+    account_id = account.data["account_id"]
+    keys = RedisKeys(cluster.prefix)
+    reply_key = keys.replies(f"test-{uuid.uuid4().hex[:8]}")
+    raw = redis.Redis.from_url(own_redis.url, socket_timeout=15)
+    try:
+        # A request as a worker writes it, with a deadline far ahead: only where the sequencer reads
+        # the stream from, not the deadline, can keep a restarted sequencer from taking it again.
+        # (With the usual 1.5 s, a restart that quick is what a CI run once hit by chance.)
+        request = {
+            "r": "1",
+            "w": reply_key,
+            "d": now_ms() + 60_000,
+            "k": RequestKind.COMMANDS,
+            "b": encode_commands([deposit(account_id, 7)]),
+        }
+        raw.xadd(keys.commands, request)
+        taken = raw.blpop([reply_key], timeout=10)
+        assert taken is not None, "the sequencer answers the request"
+        reply = decode_reply(taken[1])
+        assert reply.status == ReplyStatus.OK, reply
+        [applied] = msgspec.msgpack.decode(reply.body, type=list[CommandResult])
+        assert applied.code == ResultCode.OK
+
+        assert cluster.sequencer is not None
+        assert cluster.sequencer.stop() == 0
+        cluster.start_sequencer()
+        after = admin.submit(deposit(account_id, 1))
+        assert after.seq == applied.seq + 1, "the new sequencer applied nothing before this deposit"
+        assert journal_seq(cluster.database_url) == after.seq
+        assert admin.call(admin.gateway.query, "balances", account_id)["available"] == 7 + 1
+        assert raw.llen(reply_key) == 0, "no second reply: the request was not taken again"
+    finally:
+        raw.close()
     for index in range(2):
         cluster.wait_healthy(index, timeout=20)
 
