@@ -248,7 +248,8 @@ class RedisGateway(Gateway):
         if self._redis is None:
             raise GatewayUnavailable("the gateway is not running")
         loop = asyncio.get_running_loop()
-        request_id = str(next(self._request_ids))
+        # Unique across workers: the sequencer routes replies and spots repeats by request id.
+        request_id = f"{self.worker_id}.{next(self._request_ids)}"
         deadline = now_ms() + int(self.timeout * 1000) - self.margin_ms
         future: asyncio.Future[Reply] = loop.create_future()
         self._pending[request_id] = future

@@ -3,11 +3,13 @@ connected through the machine's Redis (127.0.0.1:6379) under a key prefix of the
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -15,6 +17,7 @@ import pytest
 
 from api.gateway import GatewayUnavailable
 from exchange import commands as cmd
+from exchange.accounts import SYSTEM_ACCOUNT_ID
 from tests.api.scaleout.clients import BookWatcher, place, register, rest_book
 from tests.api.scaleout.conftest import (
     REDIS_URL,
@@ -197,3 +200,35 @@ def test_a_second_sequencer_for_the_same_shard_refuses_to_run(cluster: Cluster, 
     assert "another sequencer owns" in intruder.log_path.read_text()
     assert cluster.sequencer is not None and cluster.sequencer.alive
     assert cluster.health(1) is not None and cluster.health(1).status_code == 200
+
+
+def test_replies_go_to_the_worker_that_asked_when_workers_write_at_once(
+    cluster: Cluster, admin: Admin
+) -> None:
+    """Two gateways (as in two workers) number their requests independently; the sequencer must
+    answer each with the result of its own command even when their requests share a group."""
+
+    def open_accounts(gateway_admin: Admin, tag: str) -> list[tuple[str, int]]:
+        names = [f"{tag}-{n}" for n in range(150)]
+        commands = [
+            cmd.CreateAccount(timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, name=name, role="creator")
+            for name in names
+        ]
+        results = gateway_admin.call(_one_request_each, gateway_admin.gateway, commands)
+        assert all(result.ok for result in results), [r for r in results if not r.ok][:2]
+        return [(name, result.data["account_id"]) for name, result in zip(names, results, strict=True)]
+
+    tag = uuid.uuid4().hex[:6]
+    with admin_gateway(cluster.settings()) as second, ThreadPoolExecutor(2) as pool:
+        opened = [
+            pool.submit(open_accounts, gateway_admin, f"{tag}{side}")
+            for side, gateway_admin in (("a", admin), ("b", second))
+        ]
+        answers = [pair for future in opened for pair in future.result(timeout=60)]
+    for name, account_id in answers:
+        assert admin.call(admin.gateway.query, "account", account_id)["name"] == name
+
+
+async def _one_request_each(gateway, commands) -> list:
+    """Every command its own request, all in flight at once."""
+    return list(await asyncio.gather(*(gateway.submit(command) for command in commands)))
