@@ -43,6 +43,31 @@ def api_settings(tmp_path: Path) -> ApiSettings:
     )
 
 
+def capacity_option_listing(process: str, strike: int = 1200, week: int = 20) -> cmd.ListInstrument:
+    """A one-week capacity option `week` weeks from now (10 units per contract, tick 1, lot 1),
+    exercisable until the day before its window."""
+    start = int(time.time() * 1000) + week * DAY
+    terms = cmd.CapacityOptionTerms(
+        process=process,
+        window_start=start,
+        window_end=start + 7 * DAY,
+        strike=strike,
+        units_per_contract=10,
+        exercise_deadline=start - DAY,
+    )
+    return cmd.ListInstrument(
+        timestamp=0,
+        actor_id=SYSTEM_ACCOUNT_ID,
+        terms=terms,
+        tick=1,
+        lot=1,
+        min_price=1,
+        max_price=1_000_000,
+        trading_start=0,
+        expiry=start - DAY,
+    )
+
+
 @dataclass
 class User:
     account_id: int
@@ -85,28 +110,7 @@ class Market:
     def list_capacity_option(
         self, process: str = "notebook-a5-print", strike: int = 1200, week: int = 20
     ) -> str:
-        start = NOW + week * DAY
-        terms = cmd.CapacityOptionTerms(
-            process=process,
-            window_start=start,
-            window_end=start + 7 * DAY,
-            strike=strike,
-            units_per_contract=10,
-            exercise_deadline=start - DAY,
-        )
-        result = self.submit(
-            cmd.ListInstrument(
-                timestamp=0,
-                actor_id=SYSTEM_ACCOUNT_ID,
-                terms=terms,
-                tick=1,
-                lot=1,
-                min_price=1,
-                max_price=1_000_000,
-                trading_start=0,
-                expiry=start - DAY,
-            )
-        )
+        result = self.submit(capacity_option_listing(process, strike, week))
         assert result.ok, result
         return result.data["symbol"]
 

@@ -42,6 +42,7 @@ from api.config import ApiSettings
 from api.redis_gateway import RedisGateway
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
+from tests.api.conftest import capacity_option_listing
 
 REPO = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -372,28 +373,7 @@ class Admin:
         assert result.ok, result
 
     def list_capacity_option(self, process: str, week: int = 20, strike: int = 1200) -> str:
-        start = int(time.time() * 1000) + week * DAY
-        terms = cmd.CapacityOptionTerms(
-            process=process,
-            window_start=start,
-            window_end=start + 7 * DAY,
-            strike=strike,
-            units_per_contract=10,
-            exercise_deadline=start - DAY,
-        )
-        result = self.submit(
-            cmd.ListInstrument(
-                timestamp=0,
-                actor_id=SYSTEM_ACCOUNT_ID,
-                terms=terms,
-                tick=1,
-                lot=1,
-                min_price=1,
-                max_price=1_000_000,
-                trading_start=0,
-                expiry=start - DAY,
-            )
-        )
+        result = self.submit(capacity_option_listing(process, strike, week))
         assert result.ok, result
         return result.data["symbol"]
 
