@@ -47,7 +47,6 @@ from tests.api.conftest import capacity_option_listing
 REPO = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-DAY = 86_400_000
 START_TIMEOUT = 40.0
 
 
