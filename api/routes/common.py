@@ -28,10 +28,6 @@ T = TypeVar("T")
 PREFIX = "/api/v1"
 
 
-def unavailable(exc: Exception) -> ApiError:
-    return ApiError(503, "UNAVAILABLE", f"the exchange cannot be reached now; nothing was applied ({exc})")
-
-
 # REST traffic of this process, by route template (bounded cardinality) and answered status.
 HTTP_REQUESTS = Counter(
     "capex_http_requests_total",
@@ -47,8 +43,8 @@ HTTP_LATENCY = Histogram(
 
 
 class ExchangeRoute(APIRoute):
-    """A route whose handler (dependencies included) answers 503 UNAVAILABLE when the sequencer
-    can not be reached, instead of failing with a 500; and counts what it answered."""
+    """A route that counts what it answered (the sequencer unreachable is a 503, answered by the
+    GatewayUnavailable handler of api/errors.py)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -62,9 +58,9 @@ class ExchangeRoute(APIRoute):
                 response = await handler(request)
                 status = response.status_code
                 return response
-            except GatewayUnavailable as exc:
-                status = 503
-                raise unavailable(exc) from exc
+            except GatewayUnavailable:
+                status = 503  # answered by the app's handler (api/errors.py)
+                raise
             except ApiError as exc:
                 status = exc.status
                 raise

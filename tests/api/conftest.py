@@ -45,8 +45,8 @@ def api_settings(tmp_path: Path) -> ApiSettings:
 
 def capacity_option_listing(process: str, strike: int = 1200, week: int = 20) -> cmd.ListInstrument:
     """A one-week capacity option `week` weeks from now (10 units per contract, tick 1, lot 1),
-    exercisable until the day before its window."""
-    start = int(time.time() * 1000) + week * DAY
+    exercisable until the day before its window (the same window as Market.register_capacity)."""
+    start = NOW + week * DAY
     terms = cmd.CapacityOptionTerms(
         process=process,
         window_start=start,
