@@ -73,6 +73,18 @@ class Market:
             self.run(c.Deposit, account_id=aid, amount=cash)
         return aid
 
+    def register_capacity(
+        self, supplier: int, units: int, window=(W45_START, W45_END), process="notebook-a5-print"
+    ):
+        return self.run(
+            c.RegisterCapacity,
+            actor=supplier,
+            process=process,
+            window_start=window[0],
+            window_end=window[1],
+            units=units,
+        )
+
     def list_cap(
         self, strike=1200, units=100, window=(W45_START, W45_END), deadline=DEADLINE_45, **kw
     ) -> str:

@@ -356,14 +356,7 @@ def test_exercise_needs_the_strike_in_cash(market):
     m = market
     sup = m.account("supplier", cash=100_000)
     a = m.account("creator", cash=600)
-    m.run(
-        c.RegisterCapacity,
-        actor=sup,
-        process="notebook-a5-print",
-        window_start=W45_START,
-        window_end=W45_END,
-        units=100,
-    )
+    m.register_capacity(sup, 100)
     sym = m.list_cap(strike=12, units=100)
     m.place(sup, sym, "sell", 500, 1)
     m.place(a, sym, "buy", 500, 1)

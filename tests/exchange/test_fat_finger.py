@@ -24,17 +24,8 @@ def banded(book_factory) -> Market:
 
 def _trade_cap_at(m: Market, price: int) -> tuple[str, int, int]:
     """A CAP instrument with one trade at `price`; returns (symbol, buyer, supplier)."""
-    from tests.exchange.conftest import W45_END, W45_START
-
     supplier = m.account("supplier", cash=100_000)
-    m.run(
-        c.RegisterCapacity,
-        actor=supplier,
-        process="notebook-a5-print",
-        window_start=W45_START,
-        window_end=W45_END,
-        units=10_000,
-    )
+    m.register_capacity(supplier, 10_000)
     buyer = m.account("creator", cash=10_000_000)
     symbol = m.list_cap()
     m.place(supplier, symbol, "sell", price, 1)

@@ -7,7 +7,7 @@ from exchange import commands as c
 from exchange.events import BookingChanged, SettlementPriceSet, TradeExecuted
 from exchange.ledger import ESCROW, FEES
 
-from .conftest import DAY, DEADLINE_45, MAT_EXPIRY, W45_END, W45_START, W46_END, W46_START
+from .conftest import DAY, DEADLINE_45, MAT_EXPIRY, W45_END, W46_END, W46_START
 
 
 def test_capacity_option_life(market):
@@ -17,14 +17,7 @@ def test_capacity_option_life(market):
     a = m.account("creator", cash=1_000_000)
     b = m.account("creator", cash=1_000_000)
     cc = m.account("creator", cash=1_000_000)
-    m.run(
-        c.RegisterCapacity,
-        actor=supplier,
-        process="notebook-a5-print",
-        window_start=W45_START,
-        window_end=W45_END,
-        units=1000,
-    )
+    m.register_capacity(supplier, 1000)
     sym = m.list_cap(strike=12, units=100)
     assert sym == "CAP-NOTEBOOK-A5-PRINT-2026W45-K12"
     assert m.seq.instrument(sym).status == "trading"
@@ -93,14 +86,7 @@ def test_booking_auto_confirms_after_grace(market):
     m = market
     supplier = m.account("supplier", cash=10_000)
     a = m.account("creator", cash=1_000_000)
-    m.run(
-        c.RegisterCapacity,
-        actor=supplier,
-        process="notebook-a5-print",
-        window_start=W45_START,
-        window_end=W45_END,
-        units=100,
-    )
+    m.register_capacity(supplier, 100)
     sym = m.list_cap(strike=12, units=100)
     m.place(supplier, sym, "sell", 500, 1)
     m.place(a, sym, "buy", 500, 1)
@@ -121,14 +107,7 @@ def test_assignment_is_oldest_short_first(market):
     s2 = m.account("supplier", cash=10_000)
     a = m.account("creator", cash=10_000_000)
     for s in (s1, s2):
-        m.run(
-            c.RegisterCapacity,
-            actor=s,
-            process="notebook-a5-print",
-            window_start=W45_START,
-            window_end=W45_END,
-            units=1000,
-        )
+        m.register_capacity(s, 1000)
     sym = m.list_cap(strike=12, units=100)
     m.place(s2, sym, "sell", 500, 2)
     m.place(a, sym, "buy", 500, 2)  # s2's short is the oldest
@@ -206,14 +185,7 @@ def test_capacity_swap_life(market):
     s = m.account("supplier", cash=10_000)
     a = m.account("creator", cash=1_000_000)
     b = m.account("creator", cash=1_000_000)
-    m.run(
-        c.RegisterCapacity,
-        actor=s,
-        process="notebook-a5-print",
-        window_start=W45_START,
-        window_end=W45_END,
-        units=1000,
-    )
+    m.register_capacity(s, 1000)
     m.run(
         c.RegisterCapacity,
         actor=s,
@@ -256,14 +228,7 @@ def test_transfer_to_a_short_supplier_releases_its_capacity(market):
     m = market
     s = m.account("supplier", cash=10_000)
     a = m.account("creator", cash=100_000)
-    m.run(
-        c.RegisterCapacity,
-        actor=s,
-        process="notebook-a5-print",
-        window_start=W45_START,
-        window_end=W45_END,
-        units=500,
-    )
+    m.register_capacity(s, 500)
     sym = m.list_cap(strike=12, units=100)
     m.place(s, sym, "sell", 500, 3)
     m.place(a, sym, "buy", 500, 3)
