@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
             breaches = audit_database(normalize_url(url))
         except SQLAlchemyError as exc:
             first_line = str(exc).splitlines()[0]
-            hint = " (no exchange schema here: start the exchange once, or pass --database-url)" if "journal" in first_line else ""
+            hint = (
+                " (no exchange schema here: start the exchange once, or pass --database-url)"
+                if "journal" in first_line
+                else ""
+            )
             print(f"audit: cannot read the database {url}: {first_line}{hint}", file=sys.stderr)
             return 2
         if breaches:

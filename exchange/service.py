@@ -16,8 +16,10 @@
   replayed through the sequencer; every replayed result must have the journaled seq and code,
   otherwise `RecoveryError` (the code and the journal disagree: do not serve).
 - **Snapshots.** After a commit, when at least `snapshot_interval` commands were journaled since the
-  last snapshot, `Sequencer.snapshot()` is saved at the current seq (a failed snapshot is only
-  logged: the journal alone is enough to recover).
+  last snapshot, `Sequencer.snapshot()` is taken at the current seq: the encoding is the only part
+  that stops the sequencer. A background thread compresses and digests it (zlib and hashlib release
+  the GIL), and the next commit after that saves it in a transaction of its own. A failed snapshot
+  is only logged: the journal alone is enough to recover.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -32,7 +35,7 @@ import msgspec
 from exchange.commands import Command
 from exchange.results import CommandResult, ResultCode
 from exchange.settings import ExchangeSettings
-from exchange.store.journal import Store, StoreUnavailableError
+from exchange.store import SnapshotCorruptError, Store, StoredSnapshot, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,10 @@ class DurableExchange:
         self.replayed = 0  # commands replayed from the journal on open
         self.sequencer = self._recover()
         self._durable_seq = self.sequencer.last_seq
-        self._snapshot_seq = self._snapshot_seq_on_open
+        self._snapshot_seq = self._snapshot_seq_on_open  # of the last snapshot taken
+        self._saved_snapshot_seq = self._snapshot_seq_on_open
+        self._packer: ThreadPoolExecutor | None = None  # started with the first snapshot
+        self._packing: Future[StoredSnapshot] | None = None
 
     # -- RECOVERY --------------------------------------------------------------------------------
 
@@ -110,12 +116,12 @@ class DurableExchange:
     def _recover(self) -> Any:
         snapshot = self.store.latest_snapshot()
         if snapshot is not None:
-            sequencer = self._restore(snapshot.data)
-            if sequencer.last_seq != snapshot.seq or sequencer.state_hash() != snapshot.state_hash:
-                raise RecoveryError(
-                    f"snapshot at seq {snapshot.seq} restores to seq {sequencer.last_seq}"
-                    " with another state hash"
-                )
+            try:
+                sequencer = self._restore(snapshot.state())
+            except SnapshotCorruptError as exc:
+                raise RecoveryError(str(exc)) from exc
+            if sequencer.last_seq != snapshot.seq:
+                raise RecoveryError(f"snapshot at seq {snapshot.seq} restores to seq {sequencer.last_seq}")
             self._snapshot_seq_on_open = snapshot.seq
         else:
             sequencer = self._new_sequencer()
@@ -212,6 +218,7 @@ class DurableExchange:
             raise
         if not self._append(entries):
             return [self._refusal(c) for c in commands]
+        self._save_packed_snapshot()
         self._maybe_snapshot(commands[-1].timestamp)
         return results
 
@@ -241,20 +248,48 @@ class DurableExchange:
     def _maybe_snapshot(self, timestamp: int) -> None:
         interval = self.snapshot_interval
         if interval and self._durable_seq - self._snapshot_seq >= interval:
-            self.snapshot(timestamp)
+            # One still packing after `interval` more commands is waited for (in practice it
+            # never is), so snapshots fall on the same seqs whatever the thread's timing.
+            self._save_packed_snapshot(wait=True)
+            if self._packer is None:
+                self._packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-packer")
+            seq = self._durable_seq
+            self._packing = self._packer.submit(
+                StoredSnapshot.pack, seq, self.sequencer.snapshot(), timestamp
+            )
+            self._snapshot_seq = seq
+
+    def _save_packed_snapshot(self, wait: bool = False) -> None:
+        """Save the snapshot being packed, if it is ready (or, with `wait`, once it is)."""
+        packing = self._packing
+        if packing is None or not (wait or packing.done()):
+            return
+        self._packing = None
+        try:
+            packed = packing.result()
+            self.store.save_snapshot(packed)
+        except Exception as exc:  # the journal alone is enough to recover
+            log.warning("snapshot not saved: %s", exc)
+            return
+        self._saved_snapshot_seq = packed.seq
 
     def snapshot(self, timestamp: int = 0) -> int:
-        """Save a snapshot of the sequencer at the current durable seq; returns that seq."""
+        """Save a snapshot of the sequencer at the current durable seq now; returns the seq of
+        the latest saved snapshot."""
+        self._save_packed_snapshot(wait=True)
         seq = self._durable_seq
-        try:
-            self.store.save_snapshot(seq, self.sequencer.state_hash(), self.sequencer.snapshot(), timestamp)
-        except StoreUnavailableError as exc:
-            log.warning("snapshot at seq %d not saved: %s", seq, exc)
-            return self._snapshot_seq
-        self._snapshot_seq = seq
-        return seq
+        if seq != self._saved_snapshot_seq:
+            self._snapshot_seq = seq
+            self._packing = Future()
+            self._packing.set_result(StoredSnapshot.pack(seq, self.sequencer.snapshot(), timestamp))
+            self._save_packed_snapshot()
+        return self._saved_snapshot_seq
 
     def close(self) -> None:
+        self._save_packed_snapshot(wait=True)
+        if self._packer is not None:
+            self._packer.shutdown()
+            self._packer = None
         self.store.close()
 
     def __enter__(self) -> DurableExchange:

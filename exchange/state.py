@@ -54,7 +54,10 @@ class Position(msgspec.Struct, kw_only=True):
     decline_auto_exercise: bool = False
 
 
-class IdempotencyEntry(msgspec.Struct, kw_only=True):
+class IdempotencyEntry(msgspec.Struct, kw_only=True, gc=False):
+    """One per client order id, kept for the life of the state: untracked by the cycle collector
+    for the same reason as CommandResult (it holds plain data and cannot be part of a cycle)."""
+
     command: AnyCommand  # with timestamp 0: a retry may carry a new timestamp
     result: CommandResult
 

@@ -8,6 +8,12 @@
   snapshots, and the schema upgrade (alembic, run on open).
 """
 
-from exchange.store.journal import JournalRecord, Store, StoreUnavailableError
+from exchange.store.journal import (
+    JournalRecord,
+    SnapshotCorruptError,
+    Store,
+    StoredSnapshot,
+    StoreUnavailableError,
+)
 
-__all__ = ["JournalRecord", "Store", "StoreUnavailableError"]
+__all__ = ["JournalRecord", "SnapshotCorruptError", "Store", "StoredSnapshot", "StoreUnavailableError"]

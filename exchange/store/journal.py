@@ -8,6 +8,8 @@ settings (database.py), flushed to disk. If anything fails, the transaction is r
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,11 +62,31 @@ class JournalRecord(msgspec.Struct, frozen=True, kw_only=True):
         return CommandResult(seq=self.seq, code=self.code, message=self.message, data=self.data)
 
 
+class SnapshotCorruptError(RuntimeError):
+    """A stored snapshot's bytes do not match their digest."""
+
+
 class StoredSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot row: `data` is Sequencer.snapshot() compressed with zlib, `digest` the hex
+    SHA-256 of `data` (checked before the state is used)."""
+
     seq: int
-    state_hash: str
+    digest: str
     data: bytes
     created_at: int
+
+    @classmethod
+    def pack(cls, seq: int, state: bytes, created_at: int) -> StoredSnapshot:
+        """Compress and digest Sequencer.snapshot() bytes. Both release the GIL on large buffers,
+        so a background thread can do this while the sequencer goes on (DurableExchange)."""
+        data = zlib.compress(state, 1)
+        return cls(seq=seq, digest=hashlib.sha256(data).hexdigest(), data=data, created_at=created_at)
+
+    def state(self) -> bytes:
+        """The Sequencer.snapshot() bytes."""
+        if hashlib.sha256(self.data).hexdigest() != self.digest:
+            raise SnapshotCorruptError(f"the snapshot at seq {self.seq} does not match its digest")
+        return zlib.decompress(self.data)
 
 
 def alembic_config() -> AlembicConfig:
@@ -111,12 +133,15 @@ class Store:
 
     # -- WRITE -----------------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[tuple[Command, CommandResult]]) -> None:
-        """Journal the batch and write its projections in ONE transaction, committed on return.
+    def append(
+        self, entries: Sequence[tuple[Command, CommandResult]], snapshot: StoredSnapshot | None = None
+    ) -> None:
+        """Journal the batch and write its projections in ONE transaction, committed on return;
+        with `snapshot`, that snapshot row too.
 
         Entries are in seq order; their seqs are new (repeated idempotent commands are not
         journaled again: the caller leaves them out)."""
-        if not entries:
+        if not entries and snapshot is None:
             return
         rows = []
         batch = ProjectionBatch()
@@ -126,21 +151,17 @@ class Store:
                 batch.add(result.seq, result.events)
         try:
             with self.engine.begin() as connection:
-                sql, row_tuple = _journal_insert(connection.dialect.name)
-                connection.exec_driver_sql(sql, [row_tuple(r) for r in rows])
-                batch.write(connection)
+                if rows:
+                    sql, row_tuple = _journal_insert(connection.dialect.name)
+                    connection.exec_driver_sql(sql, [row_tuple(r) for r in rows])
+                    batch.write(connection)
+                if snapshot is not None:
+                    connection.execute(insert(_snapshots), msgspec.structs.asdict(snapshot))
         except SQLAlchemyError as exc:
             raise StoreUnavailableError(f"the journal could not be written: {_short(exc)}") from exc
 
-    def save_snapshot(self, seq: int, state_hash: str, data: bytes, created_at: int) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    insert(_snapshots),
-                    {"seq": seq, "state_hash": state_hash, "data": data, "created_at": created_at},
-                )
-        except SQLAlchemyError as exc:
-            raise StoreUnavailableError(f"the snapshot could not be written: {_short(exc)}") from exc
+    def save_snapshot(self, snapshot: StoredSnapshot) -> None:
+        self.append((), snapshot)
 
     # -- READ ------------------------------------------------------------------------------------
 
@@ -164,7 +185,7 @@ class Store:
             return None
         return StoredSnapshot(
             seq=row["seq"],
-            state_hash=row["state_hash"],
+            digest=row["digest"],
             data=bytes(row["data"]),
             created_at=row["created_at"],
         )

@@ -45,12 +45,13 @@ class JournalEntry(SQLModel, table=True):
 
 
 class Snapshot(SQLModel, table=True):
-    """The sequencer's whole state after journal entry `seq` (Sequencer.snapshot())."""
+    """The sequencer's whole state after journal entry `seq`: Sequencer.snapshot(), compressed
+    (zlib), with the hex SHA-256 of the stored bytes."""
 
     __tablename__ = "snapshots"
 
     seq: int = Field(sa_type=ID, primary_key=True, sa_column_kwargs={"autoincrement": False})
-    state_hash: str = Field(max_length=64)
+    digest: str = Field(max_length=64)
     data: bytes = Field(sa_type=LargeBinary)
     created_at: int = Field(sa_type=BigInteger)  # timestamp of the command at `seq`
 

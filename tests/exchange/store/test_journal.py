@@ -4,6 +4,9 @@ Results and events are built by hand here; test_service.py runs the real sequenc
 
 from __future__ import annotations
 
+import zlib
+
+import msgspec
 import pytest
 from sqlalchemy import select, text
 
@@ -11,7 +14,7 @@ from exchange import commands as c
 from exchange import events as e
 from exchange.audit import audit_database
 from exchange.results import CommandResult, ResultCode
-from exchange.store import Store, StoreUnavailableError
+from exchange.store import SnapshotCorruptError, Store, StoredSnapshot, StoreUnavailableError
 from exchange.store import tables as t
 
 T0 = 1_790_000_000_000
@@ -222,10 +225,21 @@ def test_failed_batch_stores_nothing(database_url: str) -> None:
 def test_snapshots_save_and_load_latest(database_url: str) -> None:
     store = Store(database_url)
     assert store.latest_snapshot() is None
-    store.save_snapshot(10, "a" * 64, b"\x00state-10", T0)
-    store.save_snapshot(20, "b" * 64, b"\x00state-20\xff", T0 + 1)
+    store.save_snapshot(StoredSnapshot.pack(10, b"\x00state-10", T0))
+    store.save_snapshot(StoredSnapshot.pack(20, b"\x00state-20\xff" * 1000, T0 + 1))
     latest = store.latest_snapshot()
-    assert (latest.seq, latest.state_hash, latest.data) == (20, "b" * 64, b"\x00state-20\xff")
+    assert latest.seq == 20 and latest.created_at == T0 + 1
+    assert latest.state() == b"\x00state-20\xff" * 1000
+    assert len(latest.data) < 1000  # stored compressed
+    store.close()
+
+
+def test_a_snapshot_that_does_not_match_its_digest_is_refused(database_url: str) -> None:
+    store = Store(database_url)
+    packed = StoredSnapshot.pack(10, b"\x00state-10" * 100, T0)
+    store.save_snapshot(msgspec.structs.replace(packed, data=zlib.compress(b"\x00state-11" * 100)))
+    with pytest.raises(SnapshotCorruptError, match="seq 10 does not match its digest"):
+        store.latest_snapshot().state()
     store.close()
 
 
