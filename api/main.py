@@ -14,15 +14,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.collector import CollectorPolicy
 from api.config import ApiSettings
 from api.errors import error_body, install_error_handlers
 from api.gateway import EmbeddedGateway, Gateway
 from api.rate_limit import MemoryNonceStore, MemoryRateLimiter
+from api.ws.transport import WebSocketProtocol
 from exchange.store.database import make_engine
 
-# How uvicorn serves the app everywhere (CLI, demo, tests, benchmarks): frames up to 1 MiB, and
-# no per-message compression (market-data frames are small; deflate cost ~13 us per message).
-UVICORN_OPTIONS = {"ws_max_size": 1 << 20, "ws_per_message_deflate": False}
+# How uvicorn serves the app everywhere (CLI, demo, tests, benchmarks): frames up to 1 MiB, no
+# per-message compression (market-data frames are small; deflate cost ~13 us per message), and
+# our WebSocket protocol (api/ws/transport.py: many frames per write, read ahead).
+UVICORN_OPTIONS = {"ws_max_size": 1 << 20, "ws_per_message_deflate": False, "ws": WebSocketProtocol}
 
 WEB_CLIENT = Path(__file__).resolve().parent.parent / "clients" / "web"
 
@@ -66,9 +69,12 @@ def create_app(settings: ApiSettings | None = None, gateway: Gateway | None = No
         app.state.db_engine = make_engine(settings.database_url)
         app.state.rate_limiter, app.state.nonces = build_limits(settings)
         await ws.start(app)
+        app.state.collector = CollectorPolicy()
+        app.state.collector.start()  # after recovery: the sequencer's state is frozen too
         try:
             yield
         finally:
+            app.state.collector.stop()
             await ws.stop(app)
             await app.state.gateway.stop()
             await app.state.rate_limiter.close()

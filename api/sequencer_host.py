@@ -34,6 +34,7 @@ and serves the API workers over Redis (api.redis_gateway describes the keys and 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -168,6 +169,7 @@ class SequencerHost:
         self.exchange = factory(self.settings.database_url)
         self._published_seq = self.exchange.last_seq
         self._started_ms = now_ms()
+        gc.freeze()  # the recovered state lives as long as the process (see api/collector.py)
         log.info(
             "sequencer: journal recovered at seq %d (%d commands replayed in %.2f s)",
             self.exchange.last_seq,

@@ -32,7 +32,7 @@ from fastapi import FastAPI
 from api.accounts import log_in, register_account
 from api.config import ApiSettings
 from api.gateway import now_ms
-from api.main import create_app
+from api.main import UVICORN_OPTIONS, create_app
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID, Role
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = ApiSettings()
     app = create_bench_app(settings, args.market_makers, args.instruments, args.out)
     # The same server options as `python -m api serve` (api/__main__.py).
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws_max_size=1 << 20)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **UVICORN_OPTIONS)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
-"""One WebSocket connection: its bounded outgoing queue and sender task, its subscriptions, its
-authentication, and the safeguards that act on its account (cancel-on-disconnect, dead-man's
-switch).
+"""One WebSocket connection: its bounded outbox, its subscriptions, its authentication, and the
+safeguards that act on its account (cancel-on-disconnect, dead-man's switch).
 
-    hub fan-out / responses --push (never awaits)--> queue (API_WS_QUEUE_SIZE) --> sender task --> socket
+    hub fan-out / responses --push, respond (never await)--> outbox (API_WS_QUEUE_SIZE)
+        --> at the end of the loop's turn, one write of all of it (api/ws/transport.py) --> socket
     socket --> reader task --> handle(request) --> response (pushed)
 
-Everything the server sends goes through the one queue, so a connection's messages keep their
-order. Market data may fill it up to API_WS_QUEUE_SIZE; responses may go beyond that by as many as
-the requests a connection can have unanswered (API_WS_MAX_PENDING_REQUESTS; at that many the reader
-stops reading the socket until answers go out, which pushes back on a pipelining client through
-TCP), so a market maker's answers are never what overflows its queue. A queue over its bound means
-the client does not read: it is told SLOW_CONSUMER and closed (1013), and nothing else waits for it.
+Everything the server sends goes through the one outbox, so a connection's messages keep their
+order; what one turn of the event loop produced for a client reaches its socket in one write.
+When the socket does not take more (the client does not read, its transport's buffer is full),
+the outbox waits for it. Market data may fill the outbox up to API_WS_QUEUE_SIZE; responses may go
+beyond that by as many as the requests a connection can have unanswered
+(API_WS_MAX_PENDING_REQUESTS; at that many the reader stops reading the socket until answers go
+out, which pushes back on a pipelining client through TCP), so a market maker's answers are never
+what overflows its outbox. An outbox over its bound means the client does not read: it is told
+SLOW_CONSUMER and closed (1013), and nothing else waits for it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, WebSocket
 from starlette.concurrency import run_in_threadpool
+from uvicorn.protocols.utils import ClientDisconnected
 
 from api import metrics, security
 from api.deps import Principal, lookup_api_key, lookup_session
@@ -58,6 +63,7 @@ from api.ws.protocol import (
     parse_request,
     response,
 )
+from api.ws.transport import FRAMES, FrameWriter
 from exchange.commands import CancelAll, Command
 from exchange.results import CommandResult
 
@@ -88,7 +94,10 @@ class Session:
         self.gateway = state.gateway
         self.hub: MarketDataHub = state.market_data
         self.protection: MarketMakerProtection = state.market_maker_protection
-        self.queue: asyncio.Queue[str] = asyncio.Queue()  # bounded by push/respond, see above
+        self.outbox: deque[str] = deque()  # bounded by push/respond, see above
+        self._writer: FrameWriter | None = websocket.scope.get("extensions", {}).get(FRAMES, {}).get("writer")
+        self._write_scheduled = False
+        self._draining: asyncio.Task | None = None  # waits for the socket to take the outbox
         self.market_data_limit = self.settings.ws_queue_size
         self.pending_limit = self.settings.ws_max_pending_requests
         self.pending = 0  # requests read and not answered yet
@@ -115,7 +124,6 @@ class Session:
         self.done = asyncio.Event()  # the connection is over: clean up
         self.finished = asyncio.Event()  # cleaned up (cancel-on-disconnect submitted)
         self._close_after_response: int | None = None
-        self._sender: asyncio.Task | None = None
         self._ops: dict[str, Handler] = {
             "ping": self._ping,
             "auth": self._auth,
@@ -152,14 +160,17 @@ class Session:
     def _enqueue(self, text: str, limit: int) -> None:
         if self.closing:
             return
-        if self.queue.qsize() >= limit:
+        if len(self.outbox) >= limit:
             metrics.WS_QUEUE_DROPS.inc()
             self._close(
                 CLOSE_TRY_AGAIN_LATER,
                 notice(SLOW_CONSUMER, "the connection fell behind its messages; reconnect and resubscribe"),
             )
             return
-        self.queue.put_nowait(text)
+        self.outbox.append(text)
+        if not self._write_scheduled and self._draining is None:
+            self._write_scheduled = True
+            self.loop.call_soon(self._write_out)
 
     def _request_pending(self) -> None:
         self.pending += 1
@@ -171,32 +182,56 @@ class Session:
         if self.pending < self.pending_limit:
             self.below_pending_limit.set()
 
-    async def _send_loop(self) -> None:
-        queue = self.queue
+    def _write_out(self) -> None:
+        """Hand the outbox to the socket, once per turn of the loop (scheduled by the first
+        message of the turn), so everything the turn produced goes out in one write."""
+        self._write_scheduled = False
+        if not self.outbox or self.closing or self._draining is not None:
+            return
+        if self._writer is not None:
+            try:
+                if self._writer.write(self.outbox):
+                    self.outbox.clear()
+                    return
+            except ClientDisconnected:
+                self.done.set()
+                return
+        self._draining = self.loop.create_task(self._drain_in_background())
+
+    async def _drain(self) -> None:
+        """Write the outbox whenever the socket takes it: after the transport paused writing, or
+        frame by frame through Starlette on a server without the FRAMES extension."""
+        writer = self._writer
         try:
-            while True:
-                text = await queue.get()
-                try:
-                    await self.ws.send_text(text)
-                finally:
-                    queue.task_done()
+            while self.outbox:
+                if writer is None:
+                    await self.ws.send_text(self.outbox.popleft())
+                    continue
+                await writer.writable()
+                if writer.write(self.outbox):
+                    self.outbox.clear()
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket is gone
             self.done.set()
+
+    async def _drain_in_background(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self._draining = None
 
     def idle_timeout(self) -> None:
         limit = self.settings.ws_idle_timeout_seconds
         self._close(CLOSE_POLICY, notice(IDLE_TIMEOUT, f"nothing received for {limit:g} s"), flush=True)
 
     def _close(self, code: int, text: str | None = None, flush: bool = False) -> None:
-        """Stop taking messages and close the socket in the background. `flush`: what is queued
-        (and `text`) goes out first; otherwise the queue is dropped (a slow consumer's)."""
+        """Stop taking messages and close the socket in the background. `flush`: what is in the
+        outbox (and `text`) goes out first; otherwise the outbox is dropped (a slow consumer's)."""
         if self.closing:
             return
         if text is not None and flush:
-            with contextlib.suppress(asyncio.QueueFull):
-                self.queue.put_nowait(text)
+            self.outbox.append(text)
             text = None
         self.closing = True
         self.hub.detach(self)
@@ -206,11 +241,10 @@ class Session:
         try:
             if flush:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.queue.join(), CLOSE_TIMEOUT_SECONDS)
-            if self._sender is not None:
-                self._sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._sender
+                    await asyncio.wait_for(self._flush_outbox(), CLOSE_TIMEOUT_SECONDS)
+            self.outbox.clear()
+            if self._draining is not None:
+                self._draining.cancel()
             # A client that reads nothing never lets these through: give up after the timeout.
             with contextlib.suppress(Exception):
                 if text is not None:
@@ -218,6 +252,11 @@ class Session:
                 await asyncio.wait_for(self.ws.close(code), CLOSE_TIMEOUT_SECONDS)
         finally:
             self.done.set()
+
+    async def _flush_outbox(self) -> None:
+        if self._draining is not None:
+            await asyncio.wait([self._draining])
+        await self._drain()
 
     def shutdown(self) -> None:
         """The server stops."""
@@ -231,6 +270,7 @@ class Session:
         except Exception:  # the client left during the handshake
             return
         metrics.WEBSOCKETS.inc()
+        self.app.state.collector.connection_opened()
         self.hub.attach(self)
         settings = self.settings
         self.push(
@@ -245,7 +285,6 @@ class Session:
                 }
             )
         )
-        self._sender = self.loop.create_task(self._send_loop())
         reader = self.loop.create_task(self._read_loop())
         try:
             await self.done.wait()
@@ -253,13 +292,15 @@ class Session:
             self.closing = True
             self.hub.detach(self)
             reader.cancel()
-            if self._sender is not None:
-                self._sender.cancel()
-            await asyncio.gather(reader, self._sender, return_exceptions=True)
+            if self._draining is not None:
+                self._draining.cancel()
+            tasks = [reader] if self._draining is None else [reader, self._draining]
+            await asyncio.gather(*tasks, return_exceptions=True)
             try:
                 await self._on_disconnect()
             finally:
                 metrics.WEBSOCKETS.dec()
+                self.app.state.collector.connection_closed()
                 self.finished.set()
 
     async def _read_loop(self) -> None:

@@ -18,6 +18,7 @@ import uvicorn
 from api.accounts import register_account
 from api.config import ApiSettings
 from api.demo import DEMO_PASSWORD, create_demo_app, demo_settings
+from api.main import UVICORN_OPTIONS
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
 
@@ -40,9 +41,7 @@ class DemoServer:
         settings = ApiSettings(database_url=f"sqlite:///{data_dir / 'exchange.db'}")
         self.app = create_demo_app(demo_settings(settings, "127.0.0.1", self.port))
         self.server = uvicorn.Server(
-            uvicorn.Config(
-                self.app, host="127.0.0.1", port=self.port, log_level="warning", ws_max_size=1 << 20
-            )
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS)
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, name="demo-server", daemon=True)
