@@ -7,6 +7,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exchange import sequencer as sequencer_module
 from exchange.commands import RunExpiry, decode_command, encode_command
 from exchange.config import ExchangeConfig
 from exchange.sequencer import Sequencer
@@ -91,6 +92,27 @@ def test_snapshot_restore_continues_identically(book_factory):
         assert seq.apply(command) == restored.apply(command)
     assert seq.state_hash() == restored.state_hash()
     assert seq.snapshot() == restored.snapshot()
+
+
+def test_a_snapshot_taken_in_steps_is_the_state_when_it_was_taken(monkeypatch):
+    """The idempotency answers are encoded later, in chunks: commands applied meanwhile must not
+    show up in it, and chunks must restore in order."""
+    monkeypatch.setattr(sequencer_module, "IDEMPOTENCY_CHUNK", 7)
+    seq = Sequencer(book_factory=ReferenceOrderBook)
+    run_stream(seq, 6, 600)
+    assert len(seq.state.idempotency) > 3 * 7
+    h = seq.state_hash()
+    steps = seq.snapshot_in_steps()
+    gen = StreamGen(random.Random(5), ts=seq.state.accounts[1].created_at + 3 * DAY)
+    for _ in range(200):
+        seq.apply(gen.next(seq))
+        steps.step()
+    while not steps.step():
+        pass
+    assert seq.state_hash() != h
+    restored = Sequencer.restore(steps.result(), book_factory=ReferenceOrderBook)
+    assert restored.state_hash() == h
+    assert list(restored.state.idempotency) == list(seq.state.idempotency)[: len(restored.state.idempotency)]
 
 
 def test_state_hash_differs_when_state_differs():
