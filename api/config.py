@@ -65,6 +65,8 @@ class ApiSettings(BaseSettings):
     mmp_default_frozen_ms: int = 5_000
 
     # -- SEQUENCER HOST --
+    # embedded mode: the sequencer in a child process of its own (a second core; api/process_gateway.py)
+    sequencer_process: bool = False
     command_batch_size: int = 1_000  # commands handed to the durable exchange per group commit
     redis_timeout_seconds: float = 2.0  # worker mode: order entry fails closed (503) after this
 

@@ -45,6 +45,10 @@ def build_gateway(settings: ApiSettings) -> Gateway:
         from api.redis_gateway import RedisGateway
 
         return RedisGateway(settings)
+    if settings.sequencer_process:
+        from api.process_gateway import ProcessGateway
+
+        return ProcessGateway(settings.database_url, batch_size=settings.command_batch_size)
     return EmbeddedGateway(settings.database_url, batch_size=settings.command_batch_size)
 
 

@@ -1,7 +1,9 @@
 """The exchange a benchmark runs against, started and stopped by the benchmark itself.
 
 - `EmbeddedDeployment`: one process, `python -m loadtests.bench_server` (the `python -m api serve`
-  app in embedded mode plus the benchmark's setup) on a fresh SQLite file.
+  app in embedded mode plus the benchmark's setup) on a fresh SQLite file; with
+  `sequencer_process`, `API_SEQUENCER_PROCESS=true`: the same API process, its sequencer in a
+  child process (api/process_gateway.py).
 - `ScaleOutDeployment`: the scale-out mode of docs/scale-out.md: `python -m api sequencer` and
   N API worker processes (`API_MODE=worker`; the first is the bench server, which does the setup
   through its RedisGateway, the others `python -m api serve`), over Redis under a key prefix of
@@ -41,6 +43,16 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (all its threads'), from /proc."""
+    children: list[int] = []
+    with suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with suppress(OSError):
+                children.extend(int(c) for c in (task / "children").read_text().split())
+    return children
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -156,7 +168,10 @@ class EmbeddedDeployment:
 
     mode = "embedded"
 
-    def __init__(self, workdir: Path, market_makers: int, instruments: int) -> None:
+    def __init__(
+        self, workdir: Path, market_makers: int, instruments: int, sequencer_process: bool = False
+    ) -> None:
+        self.sequencer_process = sequencer_process
         self.workdir = workdir
         self.database_url = f"sqlite:///{workdir / 'exchange.db'}"
         self.market_makers = market_makers
@@ -170,18 +185,26 @@ class EmbeddedDeployment:
         return [f"ws://127.0.0.1:{self.port}/ws"]
 
     def describe(self) -> dict[str, Any]:
+        processes = (
+            "one API process (uvicorn) and its sequencer process (API_SEQUENCER_PROCESS)"
+            if self.sequencer_process
+            else "one API process (uvicorn, embedded sequencer)"
+        )
         return {
             "mode": self.mode,
-            "processes": "one API process (uvicorn, embedded sequencer)",
+            "sequencer_process": self.sequencer_process,
+            "processes": processes,
             "database": "SQLite, WAL, synchronous=FULL (an fsync per group commit)",
         }
 
     def start(self) -> None:
         setup_path = self.workdir / "setup.json"
+        env = _bench_env(self.database_url)
+        env["API_SEQUENCER_PROCESS"] = "true" if self.sequencer_process else "false"
         server = Process(
             "server",
             _bench_server_command(self.port, setup_path, self.market_makers, self.instruments),
-            _bench_env(self.database_url),
+            env,
             self.workdir / "server.log",
         )
         self.processes.append(server)
@@ -189,7 +212,8 @@ class EmbeddedDeployment:
         self.setup = json.loads(setup_path.read_text())
 
     def cpu_seconds(self) -> float:
-        return sum(process_cpu_seconds(p.pid) for p in self.processes)
+        """The API process and its children (the sequencer process, if any)."""
+        return sum(process_cpu_seconds(pid) for p in self.processes for pid in [p.pid, *child_pids(p.pid)])
 
     def stop(self) -> dict[str, int | None]:
         return {p.name: p.stop() for p in reversed(self.processes)}

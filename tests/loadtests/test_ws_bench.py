@@ -13,6 +13,8 @@ import subprocess
 import sys
 import zlib
 
+import pytest
+
 from loadtests.ws_bench import BookReplica, delta_key, latency_summary, percentile, share_out
 
 ORDERS = 500
@@ -45,12 +47,15 @@ def test_book_replica_checksum_matches_the_documented_example():
     assert book.checksum() == zlib.crc32(b"1010:5|1020:3;990:7")
 
 
-def test_ws_bench_tiny_run_adds_up():
+@pytest.mark.parametrize("sequencer", ["process", "thread"])
+def test_ws_bench_tiny_run_adds_up(sequencer: str):
     command = [
         sys.executable,
         "-m",
         "loadtests.ws_bench",
         "--json",
+        "--sequencer",
+        sequencer,
         "--orders",
         str(ORDERS),
         "--subscribers",
@@ -62,6 +67,7 @@ def test_ws_bench_tiny_run_adds_up():
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout)  # stdout holds exactly the JSON document
 
+    assert report["server"]["sequencer_process"] is (sequencer == "process")
     assert set(report["phases"]) == {"max", "rate", "fanout"}
     for name in ("max", "rate"):
         phase = report["phases"][name]
