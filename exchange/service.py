@@ -276,8 +276,7 @@ class DurableExchange:
         if self._packer is None:
             self._packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-packer")
         seq, timestamp = self._snapshot_seq, self._encoding_timestamp
-        data = encoding.result()
-        self._packing = self._packer.submit(StoredSnapshot.pack, seq, data, timestamp)
+        self._packing = self._packer.submit(StoredSnapshot.pack, seq, encoding.parts(), timestamp)
 
     def _save_packed_snapshot(self, wait: bool = False) -> None:
         """Save the snapshot being packed, if it is ready (or, with `wait`, once it is)."""
@@ -302,7 +301,7 @@ class DurableExchange:
         if seq != self._saved_snapshot_seq:
             self._snapshot_seq = seq
             self._packing = Future()
-            self._packing.set_result(StoredSnapshot.pack(seq, self.sequencer.snapshot(), timestamp))
+            self._packing.set_result(StoredSnapshot.pack(seq, [self.sequencer.snapshot()], timestamp))
             self._save_packed_snapshot()
         return self._saved_snapshot_seq
 

@@ -2,8 +2,8 @@
 
 Events carry absolute state (events.py), so within a batch only the last state of each key
 matters: rows are coalesced per key (an order that is placed, partly filled and cancelled in one
-batch is written once), then written with one executemany per statement (plain SQL through
-SQLAlchemy Core's `exec_driver_sql`), never through ORM objects. Append-only facts (ledger
+batch is written once), then written with one executemany per statement (plain SQL on the store's
+DBAPI connection), never through ORM objects. Append-only facts (ledger
 postings, trades, transfers, index prices) are inserted; state (accounts, balances, instruments,
 orders, positions, capacity, bookings) is upserted (INSERT ... ON CONFLICT DO UPDATE, SQLite and
 PostgreSQL alike). Events that change only some columns of a row (InstrumentStatusChanged,
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Table
 
 from exchange import events as ev
 from exchange.store import tables
@@ -72,10 +72,10 @@ class ProjectionBatch:
 
     # -- WRITE -----------------------------------------------------------------------------------
 
-    def write(self, connection: Connection) -> None:
-        """Execute the batch on `connection` (inside the caller's transaction)."""
-        statements = _statements(connection.dialect.name)
-        run = connection.exec_driver_sql
+    def write(self, cursor: Any, dialect: str) -> None:
+        """Execute the batch on a DBAPI `cursor` (inside the caller's transaction)."""
+        statements = _statements(dialect)
+        run = cursor.executemany
         for name in UPSERT_TABLES:
             rows = self.full[name]
             if rows:
@@ -309,7 +309,7 @@ _HANDLERS: dict[type, Any] = {
 
 
 class _Statements:
-    """Plain SQL, executed with the DBAPI's executemany (`exec_driver_sql`): SQLAlchemy's
+    """Plain SQL, executed with the DBAPI's executemany: SQLAlchemy's
     per-row parameter processing costs more than the insert itself at these rates. The upsert
     syntax (`ON CONFLICT (...) DO UPDATE SET c = excluded.c`) is the same on SQLite and PostgreSQL;
     only the placeholder differs."""

@@ -110,7 +110,7 @@ def test_a_snapshot_taken_in_steps_is_the_state_when_it_was_taken(monkeypatch):
     while not steps.step():
         pass
     assert seq.state_hash() != h
-    restored = Sequencer.restore(steps.result(), book_factory=ReferenceOrderBook)
+    restored = Sequencer.restore(b"".join(steps.parts()), book_factory=ReferenceOrderBook)
     assert restored.state_hash() == h
     assert list(restored.state.idempotency) == list(seq.state.idempotency)[: len(restored.state.idempotency)]
 

@@ -225,18 +225,18 @@ def test_failed_batch_stores_nothing(database_url: str) -> None:
 def test_snapshots_save_and_load_latest(database_url: str) -> None:
     store = Store(database_url)
     assert store.latest_snapshot() is None
-    store.save_snapshot(StoredSnapshot.pack(10, b"\x00state-10", T0))
-    store.save_snapshot(StoredSnapshot.pack(20, b"\x00state-20\xff" * 1000, T0 + 1))
+    store.save_snapshot(StoredSnapshot.pack(10, [b"\x00state-10"], T0))
+    store.save_snapshot(StoredSnapshot.pack(20, [b"\x00state-20", b"\xff" * 1000], T0 + 1))
     latest = store.latest_snapshot()
     assert latest.seq == 20 and latest.created_at == T0 + 1
-    assert latest.state() == b"\x00state-20\xff" * 1000
+    assert latest.state() == b"\x00state-20" + b"\xff" * 1000
     assert len(latest.data) < 1000  # stored compressed
     store.close()
 
 
 def test_a_snapshot_that_does_not_match_its_digest_is_refused(database_url: str) -> None:
     store = Store(database_url)
-    packed = StoredSnapshot.pack(10, b"\x00state-10" * 100, T0)
+    packed = StoredSnapshot.pack(10, [b"\x00state-10" * 100], T0)
     store.save_snapshot(msgspec.structs.replace(packed, data=zlib.compress(b"\x00state-11" * 100)))
     with pytest.raises(SnapshotCorruptError, match="seq 10 does not match its digest"):
         store.latest_snapshot().state()
