@@ -184,6 +184,7 @@ class RedisGateway(Gateway):
         self._blocking: Redis | None = None
         self._tasks: list[asyncio.Task] = []
         self._running = False
+        self._replies_reconnecting = False  # the replies reader is waiting to retry Redis
         self._db_engine: Any = None
 
     async def start(self) -> None:
@@ -362,7 +363,12 @@ class RedisGateway(Gateway):
                 log.warning(
                     "worker %s: reading replies failed (%s); retrying in %.1f s", self.worker_id, exc, backoff
                 )
-                await asyncio.sleep(backoff)
+                # Until the reader is back, answers would wait unread: health says so.
+                self._replies_reconnecting = True
+                try:
+                    await asyncio.sleep(backoff)
+                finally:
+                    self._replies_reconnecting = False
                 backoff = min(backoff * 2, RECONNECT_BACKOFF_MAX)
 
     # -- EVENTS ----------------------------------------------------------------------------------
@@ -473,7 +479,10 @@ class RedisGateway(Gateway):
         beat = json.loads(heartbeat)
         details["sequencer"] = "ok" if beat.get("available") else "store unavailable"
         details["journal_seq"] = beat.get("last_seq")
-        details["ok"] = details["sequencer"] == "ok" and details["database"] == "ok"
+        details["replies"] = "reconnecting" if self._replies_reconnecting else "ok"
+        details["ok"] = (
+            details["sequencer"] == "ok" and details["database"] == "ok" and details["replies"] == "ok"
+        )
         return details
 
     async def _database_health(self) -> str:

@@ -246,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--batch-size", type=int, default=1_000)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s sequencer-process %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s sequencer-process %(levelname)s %(message)s"
+    )
     from exchange.service import DurableExchange
 
     # Ctrl-C in a terminal reaches the whole process group: the API process stops this one (Stop,
