@@ -6,7 +6,8 @@
 
 The API holds no business rule: it stamps nothing but the actor, and waits for the durable
 result. The sequencer host (not the Sequencer, which reads no clock) gives each command its
-timestamp, never earlier than the previous one's, so time only moves forward in the journal.
+timestamp, never earlier than the previous one's, so time only moves forward in the journal
+(`StampingWriter`, shared by every host).
 
 Two implementations with one interface:
 - `EmbeddedGateway`: the sequencer and its store in this process, behind one writer thread that
@@ -182,9 +183,31 @@ def journaled_batches(results: Sequence[CommandResult], published_seq: int) -> t
     return batches, published_seq
 
 
-def stamp(command: Command, last_timestamp: int, clock: Callable[[], int]) -> Command:
-    """The command with the host's time, never before the previous command's."""
-    return msgspec.structs.replace(command, timestamp=max(clock(), last_timestamp))
+class StampingWriter:
+    """What every host of the sequencer does with a group of commands (the writer thread here,
+    the sequencer process, the scale-out sequencer host): give each its time, never before the
+    previous command's, and apply them durably. If the exchange fails, the whole group is refused
+    (STORE_UNAVAILABLE), as DurableExchange refuses everything after it until a restart."""
+
+    def __init__(self, exchange: Any, clock: Callable[[], int]) -> None:
+        self.exchange = exchange
+        self.clock = clock
+        self.last_timestamp = 0
+
+    def submit(self, commands: Sequence[Command]) -> list[CommandResult]:
+        stamped = []
+        for command in commands:
+            command = msgspec.structs.replace(command, timestamp=max(self.clock(), self.last_timestamp))
+            self.last_timestamp = command.timestamp
+            stamped.append(command)
+        try:
+            return self.exchange.submit_batch(stamped)
+        except Exception as exc:
+            log.exception("the sequencer failed")
+            refused = CommandResult(
+                seq=0, code=ResultCode.STORE_UNAVAILABLE, message=f"sequencer failure: {exc}"
+            )
+            return [refused] * len(stamped)
 
 
 @functools.cache
@@ -229,7 +252,7 @@ class EmbeddedGateway(Gateway):
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last_timestamp = 0
+        self._host: StampingWriter | None = None
         self._published_seq = 0
 
     async def start(self) -> None:
@@ -239,6 +262,7 @@ class EmbeddedGateway(Gateway):
         factory = self._exchange_factory or (lambda url: DurableExchange(url))
         # Recovery replays the journal: off the event loop.
         self.exchange = await asyncio.to_thread(factory, self.database_url)
+        self._host = StampingWriter(self.exchange, self.clock)
         self._published_seq = self.exchange.last_seq
         self._thread = threading.Thread(target=self._writer, name="sequencer-writer", daemon=True)
         self._thread.start()
@@ -349,23 +373,10 @@ class EmbeddedGateway(Gateway):
             self._deliver([(job.futures[0], value, None)])
 
     def _run_commands(self, jobs: list[_Job]) -> None:
-        commands = []
-        futures: list[asyncio.Future] = []
-        for job in jobs:
-            for command in job.commands:
-                command = stamp(command, self._last_timestamp, self.clock)
-                self._last_timestamp = command.timestamp
-                commands.append(command)
-            futures.extend(job.futures)
-        try:
-            results = self.exchange.submit_batch(commands)
-        except BaseException as exc:
-            log.exception("the sequencer failed")
-            refused = CommandResult(
-                seq=0, code=ResultCode.STORE_UNAVAILABLE, message=f"sequencer failure: {exc}"
-            )
-            self._deliver([(future, refused, None) for future in futures])
-            return
+        commands = [command for job in jobs for command in job.commands]
+        futures = [future for job in jobs for future in job.futures]
+        assert self._host is not None
+        results = self._host.submit(commands)
         batches, self._published_seq = journaled_batches(results, self._published_seq)
         loop = self._loop
         assert loop is not None

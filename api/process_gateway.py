@@ -131,6 +131,7 @@ class ProcessGateway(Gateway):
             raise GatewayUnavailable(self._failure or "the sequencer process is not running")
         future = asyncio.get_running_loop().create_future()
         self._pending[request.request_id] = future
+        metrics.COMMAND_QUEUE.set(len(self._pending))
         self._writer.write(frame(request))
         return future
 

@@ -53,7 +53,7 @@ from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from api.config import ApiSettings
-from api.gateway import EventBatch, journaled_batches, now_ms, run_query, stamp, take_book_views
+from api.gateway import EventBatch, StampingWriter, journaled_batches, now_ms, run_query, take_book_views
 from api.redis_gateway import (
     DEFAULT_REDIS_URL,
     EVENTS_STREAM_MAXLEN,
@@ -66,7 +66,6 @@ from api.redis_gateway import (
     encode,
 )
 from exchange.commands import Command
-from exchange.results import CommandResult, ResultCode
 
 log = logging.getLogger("api.sequencer")
 
@@ -142,7 +141,7 @@ class SequencerHost:
         self.redis: Redis | None = None
         self._stopping = False
         self._last_id = b"0-0"  # the last entry taken from the current stream (to trim behind)
-        self._last_timestamp = 0
+        self._writer: StampingWriter | None = None
         self._published_seq = 0
         self._unpublished: deque[list[EventBatch]] = deque()
         self._recent: deque[EventBatch] = deque(maxlen=replay_batches)
@@ -167,6 +166,7 @@ class SequencerHost:
         factory = self._exchange_factory or (lambda url: DurableExchange(url))
         started = time.monotonic()
         self.exchange = factory(self.settings.database_url)
+        self._writer = StampingWriter(self.exchange, self.clock)
         self._published_seq = self.exchange.last_seq
         self._started_ms = now_ms()
         gc.freeze()  # the recovered state lives as long as the process (see api/collector.py)
@@ -376,13 +376,9 @@ class SequencerHost:
                 continue
             live.append((request, commands))
         reply_keys = {request.request_id: request.reply_key for request in requests}
-        commands = []
-        for _request, own in live:
-            for command in own:
-                command = stamp(command, self._last_timestamp, self.clock)
-                self._last_timestamp = command.timestamp
-                commands.append(command)
-        results = self._submit(commands) if commands else []
+        commands = [command for _request, own in live for command in own]
+        assert self._writer is not None
+        results = self._writer.submit(commands) if commands else []
         batches, self._published_seq = journaled_batches(results, self._published_seq)
         self.commands_applied += len(commands)
         offset = 0
@@ -392,18 +388,6 @@ class SequencerHost:
             replies.append(Reply(request_id=request.request_id, status=ReplyStatus.OK, body=encode(mine)))
         self._recent.extend(batches)
         self._publish(batches, replies, reply_keys)
-
-    def _submit(self, commands: list[Command]) -> list[CommandResult]:
-        try:
-            return self.exchange.submit_batch(commands)
-        except Exception as exc:
-            # DurableExchange refuses everything from now on (its state may be half-changed); the
-            # workers get the refusal, and /health shows the store as unavailable.
-            log.exception("sequencer: the exchange failed")
-            refused = CommandResult(
-                seq=0, code=ResultCode.STORE_UNAVAILABLE, message=f"sequencer failure: {exc}"
-            )
-            return [refused] * len(commands)
 
     def _publish(self, batches: list[EventBatch], replies: list[Reply], reply_keys: dict[str, str]) -> None:
         """Events first (a worker sees the events of its command no later than it could have),

@@ -36,9 +36,9 @@ from typing import Any
 
 import msgspec
 
-from api.gateway import BookView, now_ms, run_query, stamp, take_book_views
-from exchange.commands import AnyCommand, Command
-from exchange.results import CommandResult, ResultCode
+from api.gateway import BookView, StampingWriter, now_ms, run_query, take_book_views
+from exchange.commands import AnyCommand
+from exchange.results import CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class SequencerProcess:
         self.sock = sock
         self.exchange = exchange
         self.batch_size = batch_size
-        self.last_timestamp = 0
+        self.writer = StampingWriter(exchange, now_ms)
 
     def serve(self) -> None:
         reader = FrameReader(self.sock)
@@ -200,20 +200,7 @@ class SequencerProcess:
         return False
 
     def _run_group(self, group: list[Commands]) -> bytes:
-        commands: list[Command] = []
-        for request in group:
-            for command in request.commands:
-                command = stamp(command, self.last_timestamp, now_ms)
-                self.last_timestamp = command.timestamp
-                commands.append(command)
-        try:
-            results = self.exchange.submit_batch(commands)
-        except Exception as exc:
-            log.exception("the sequencer failed")
-            refused = CommandResult(
-                seq=0, code=ResultCode.STORE_UNAVAILABLE, message=f"sequencer failure: {exc}"
-            )
-            results = [refused] * len(commands)
+        results = self.writer.submit([command for request in group for command in request.commands])
         replies = []
         start = 0
         for request in group:

@@ -2,7 +2,8 @@
 
 The protocol is docs/market-data.md. Modules: `protocol` (requests, errors, encoding, the book
 checksum), `channels` (what may be subscribed), `market_data` (the per-process hub: book state
-from the gateway's events, fan-out), `sessions` (one connection: queue, sender, auth, safeguards),
+from the gateway's events, fan-out), `sessions` (one connection: outbox, auth, safeguards),
+`transport` (the WebSocket protocol uvicorn runs: a turn's frames in one write, read ahead),
 `order_entry` (place, cancel, amend, cancel all, mass quote), `protection` (market-maker
 protection).
 """

@@ -4,7 +4,7 @@ fan-out of every channel to the connections (docs/market-data.md).
     Gateway.subscribe() --EventBatch(seq, events), gapless--> MarketDataHub._run
         keeps every book's levels and last book_seq, tickers, instruments
         builds one message per channel and batch, encoded once
-        --> Session.push (put_nowait on each connection's bounded queue; never awaits a client)
+        --> Session.push (onto each connection's bounded outbox; never awaits a client)
 
 One hub per process, started by `api.ws.start(app)`. It processes batches strictly in journal
 order. A batch whose seq is not the next one means batches were lost upstream (scale-out: Redis
