@@ -140,7 +140,7 @@ class Store:
     def _write_connection(self) -> Any:
         """The DBAPI connection `append` writes through, kept for the store's life: SQLAlchemy's
         pool checkout, transaction and event machinery cost more per group commit than a small
-        group's inserts (~0.3 ms of CPU each; at 5,000 commands/s most groups are small)."""
+        group's inserts (at 5,000 commands/s most groups are small)."""
         if self._writer is None:
             self._writer = self.engine.raw_connection()
         return self._writer
