@@ -30,6 +30,15 @@ def main(argv: list[str] | None = None) -> None:
         "sequencer", help="run the sequencer process of the scale-out mode (API_REDIS_URL, DATABASE_URL)"
     )
     args = parser.parse_args(argv)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C: uvicorn has shut the app down (the journal is committed) and re-raises the
+        # interrupt; end as an interrupted command does, without a traceback.
+        raise SystemExit(130) from None
+
+
+def run(args: argparse.Namespace) -> None:
     settings = ApiSettings()
     if args.command == "serve":
         host = args.host or settings.host
