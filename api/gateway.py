@@ -216,6 +216,13 @@ def command_counter(command_type: str, code: int):
     return metrics.COMMANDS.labels(command_type, ResultCode(code).name)
 
 
+def record_commands(commands: Sequence[Command], results: Sequence[CommandResult], started: float) -> None:
+    """Metrics of one answered submit_many: its latency since `started` and a count per result."""
+    metrics.COMMAND_LATENCY.observe(time.perf_counter() - started)
+    for command, result in zip(commands, results, strict=True):
+        command_counter(type(command).__name__, result.code).inc()
+
+
 class _Job:
     """Either commands (with one future each) or a call on the exchange (with one future)."""
 
@@ -289,9 +296,7 @@ class EmbeddedGateway(Gateway):
             results = [await futures[0]]
         else:
             results = list(await asyncio.gather(*futures))
-        metrics.COMMAND_LATENCY.observe(time.perf_counter() - started)
-        for command, result in zip(commands, results, strict=True):
-            command_counter(type(command).__name__, result.code).inc()
+        record_commands(commands, results, started)
         return results
 
     async def _call(self, function: Callable[[Any], Any]) -> Any:

@@ -27,8 +27,8 @@ from api.gateway import (
     BookView,
     Gateway,
     GatewayUnavailable,
-    command_counter,
     journaled_batches,
+    record_commands,
 )
 from api.sequencer_process import (
     LENGTH,
@@ -139,9 +139,7 @@ class ProcessGateway(Gateway):
         started = time.perf_counter()
         future = self._send(Commands(request_id=next(self._request_ids), commands=list(commands)))
         results: list[CommandResult] = await future
-        metrics.COMMAND_LATENCY.observe(time.perf_counter() - started)
-        for command, result in zip(commands, results, strict=True):
-            command_counter(type(command).__name__, result.code).inc()
+        record_commands(commands, results, started)
         return results
 
     async def _ask(self, request: Query | Books | Ping) -> Answer:

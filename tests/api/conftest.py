@@ -148,13 +148,14 @@ def market(app: FastAPI, client: TestClient) -> Market:
 
 
 class LiveServer:
-    def __init__(self, app: FastAPI, port: int) -> None:
+    def __init__(self, app: FastAPI, port: int, options: dict | None = None) -> None:
         self.app = app
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        options = UVICORN_OPTIONS if options is None else options
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **UVICORN_OPTIONS)
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)

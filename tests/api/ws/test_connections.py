@@ -1,5 +1,6 @@
 """Connection lifecycle: a slow consumer is told and dropped without holding anyone up, an idle
-client is timed out, and the connection gauge follows the connections."""
+client is timed out, the connection gauge follows the connections, and a server without our
+WebSocket protocol still delivers every message."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from prometheus_client import REGISTRY
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from api.main import UVICORN_OPTIONS, create_app
+from tests.api.conftest import LiveServer, Market, free_port
 from tests.api.ws.conftest import ClientBook, WsClient, list_material_call, of, place, run
 
 
@@ -141,3 +144,29 @@ def test_a_pipelining_market_maker_is_never_dropped_for_its_own_answers(live_ser
     assert (
         len(live_server.call(live_server.app.state.gateway.query, "open_orders", maker.account_id)) == count
     )
+
+
+def test_without_the_frames_extension_a_session_sends_through_starlette(api_settings):
+    """Under uvicorn's own WebSocket protocol (no FRAMES extension: api/ws/transport.py) every
+    message still arrives, in order, frame by frame."""
+    options = {name: value for name, value in UVICORN_OPTIONS.items() if name != "ws"}
+    server = LiveServer(create_app(api_settings), free_port(), options)
+    server.start()
+    market = Market(server.app, server.call)
+    symbol = list_material_call(market)
+
+    async def scenario() -> None:
+        client = await WsClient.open(server)
+        assert "challenge" in client.welcome
+        sessions = list(server.app.state.market_data.sessions)
+        assert len(sessions) == 1 and sessions[0]._writer is None  # the Starlette path
+        pings = [await client.request("ping") for _ in range(3)]
+        assert [p["ok"] for p in pings] == [True, True, True]
+        await client.ok("subscribe", channel="book", symbol=symbol)
+        assert (await client.expect(of("book", "snapshot", symbol)))["symbol"] == symbol
+        await client.close()
+
+    try:
+        run(scenario())
+    finally:
+        server.stop()
