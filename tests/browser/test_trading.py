@@ -149,7 +149,9 @@ def test_buy_see_the_fill_in_the_portfolio_resell_amend_cancel_and_transfer(
 
     # And cash, from the portfolio.
     page.get_by_role("link", name="Portfolio").click()
-    form = page.get_by_test_id("transfer-form")
+    # Scoped to the portfolio page: the instrument page has a transfer form of its own, and a fill
+    # that runs before the page changes would land in it.
+    form = page.locator(".page-portfolio").get_by_test_id("transfer-form")
     form.locator("input[name=to_username]").fill(recipient)
     form.locator("input[name=amount]").fill("10.50")
     page.get_by_test_id("transfer-submit").click()
