@@ -2,6 +2,10 @@
 
 `python -m api serve --demo` (also `capex serve --demo`) runs the demo market (api/demo.py).
 `python -m api sequencer` runs the sequencer process of the scale-out mode (docs/scale-out.md).
+`capex admin create-operator USERNAME` creates an operator account (api/admin.py).
+
+Settings come from the environment (docs/api.md, Settings); a bad one ends the command with status
+2 and one line naming the variable and the format it expects, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ import uvicorn
 
 from api.config import ApiSettings
 from api.main import UVICORN_OPTIONS, create_app
+from exchange.settings import ExchangeSettings
+from exchange.settings_support import load_settings
+
+PROG = "capex"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser(
         "sequencer", help="run the sequencer process of the scale-out mode (API_REDIS_URL, DATABASE_URL)"
     )
+    from api.admin import add_commands as add_admin_commands
+
+    add_admin_commands(commands)
     args = parser.parse_args(argv)
     try:
         run(args)
@@ -39,7 +50,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    settings = ApiSettings()
+    settings = load_settings(ApiSettings, PROG)
+    # The exchange core's own settings (EXCHANGE_*), read again where the exchange opens: checked
+    # here so that a bad one is told in one line, not as a traceback from the server's start-up.
+    load_settings(ExchangeSettings, PROG)
+    if args.command == "admin":
+        from api.admin import run as run_admin
+
+        raise SystemExit(run_admin(args, settings))
     if args.command == "serve":
         host = args.host or settings.host
         port = args.port or settings.port

@@ -1,5 +1,6 @@
 """Opening an account with a login: one exchange account (CreateAccount through the sequencer) and
-one credential row. Used by the registration route, the operator bootstrap and the demo seed."""
+one credential row. Used by the registration route, the operators' account route, the operator
+bootstrap (`capex admin create-operator`, api/admin.py) and the demo seed."""
 
 from __future__ import annotations
 
@@ -34,8 +35,17 @@ def _insert_credential(engine: Engine, credential: Credential) -> None:
         session.commit()
 
 
-async def register_account(gateway: Gateway, engine: Engine, username: str, password: str, role: str) -> int:
-    """The new account's id. 409 USERNAME_TAKEN, 422 for a bad username or password."""
+async def register_account(
+    gateway: Gateway,
+    engine: Engine,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    actor_id: int = SYSTEM_ACCOUNT_ID,
+) -> int:
+    """The new account's id. 409 USERNAME_TAKEN, 422 for a bad username or password. `actor_id`:
+    who creates it (the sequencer requires an operator; the system account by default)."""
     if not USERNAME.match(username):
         raise ApiError(
             422, "INVALID_USERNAME", "a username is 3-32 of a-z 0-9 _ . - starting with a letter or digit"
@@ -46,7 +56,7 @@ async def register_account(gateway: Gateway, engine: Engine, username: str, pass
         raise ApiError(409, "USERNAME_TAKEN", f"the username {username!r} is taken")
     password_hash = await run_in_threadpool(security.hash_password, password)
     result = raise_for(
-        await gateway.submit(CreateAccount(timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, name=username, role=role))
+        await gateway.submit(CreateAccount(timestamp=0, actor_id=actor_id, name=username, role=role))
     )
     account_id = int(result.data["account_id"])
     credential = Credential(

@@ -13,8 +13,46 @@ sequencer in one process, SQLite (exchange.settings.DATABASE_URL), an in-process
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from exchange.accounts import ROLES
+from exchange.settings_support import CommaList
+
+ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?$")
+
+
+def _roles(values: list[str]) -> list[str]:
+    for role in values:
+        if role not in ROLES:
+            known = ", ".join(sorted(ROLES))
+            raise ValueError(f"expected a comma-separated list of roles among {known}; got {role!r}")
+    return values
+
+
+def _origins(values: list[str] | None) -> list[str] | None:
+    for origin in values or ():
+        if origin != "*" and not ORIGIN.match(origin):
+            raise ValueError(
+                "expected a comma-separated list of origins (scheme://host[:port], no path) or *; "
+                f"got {origin!r}"
+            )
+    return values
+
+
+RoleList = Annotated[CommaList, AfterValidator(_roles)]
+OriginList = Annotated[CommaList, AfterValidator(_origins)]
+
+
+def _encryption_keys(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and value.get_secret_value():
+        from api.key_crypto import parse_encryption_keys  # errors never repeat the key material
+
+        parse_encryption_keys(value.get_secret_value())
+    return value
 
 
 class ApiSettings(BaseSettings):
@@ -32,15 +70,16 @@ class ApiSettings(BaseSettings):
     port: int = 8000
 
     # -- SECURITY --
-    # Origins a browser WebSocket may come from ("*" allows any; the default: the API's own page).
-    allowed_origins: list[str] = Field(
-        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
-    )
+    # Origins a browser WebSocket may come from ("*" allows any). Unset (None): the server's own
+    # origin, the address the connection came to (api/ws/origins.py; docs/api.md, Settings).
+    allowed_origins: OriginList | None = None
     session_ttl_seconds: int = 7 * 24 * 3600
     signature_window_ms: int = 30_000  # a signed request's timestamp may be this far from now
-    open_registration_roles: list[str] = Field(
-        default_factory=lambda: ["creator", "supplier", "market_maker"]
-    )
+    # API_KEY_ENCRYPTION_KEYS: server keys that encrypt HMAC API keys at rest, "kid:<base64url of
+    # 32 bytes>,..." (the first encrypts, all decrypt: rotation). Unset: a key file generated next
+    # to the SQLite database (or ./var/), with a warning (api/key_crypto.py; docs/api.md).
+    key_encryption_keys: Annotated[SecretStr | None, AfterValidator(_encryption_keys)] = None
+    open_registration_roles: RoleList = Field(default_factory=lambda: ["creator", "supplier", "market_maker"])
 
     # -- RATE LIMITS (requests per second, burst) --
     rate_limit_per_key: float = 200.0
@@ -57,6 +96,9 @@ class ApiSettings(BaseSettings):
     ws_idle_timeout_seconds: float = 30.0  # no message from a client for this long: disconnected
     ws_queue_size: int = 1_000  # market-data messages queued per connection before it counts as slow
     ws_max_pending_requests: int = 1_000  # unanswered requests per connection before reading pauses
+    # Every this many seconds each API process re-checks the credentials its open WebSockets hold
+    # (the backstop of the instant revocation, api/credentials.py)
+    ws_credential_check_seconds: float = Field(default=5.0, gt=0, le=3600)
     book_depth_levels: int = 10
 
     # -- MARKET-MAKER PROTECTION (per maker and underlying) --

@@ -649,7 +649,10 @@ def public_host(host: str) -> str:
 
 def demo_settings(settings: ApiSettings, host: str, port: int) -> ApiSettings:
     """The settings in embedded mode, with the demo's own page allowed as a WebSocket origin on
-    whatever port it is served."""
+    whatever port it is served (API_ALLOWED_ORIGINS unset already allows the server's own origin:
+    api/ws/origins.py; when set, the demo's own addresses are added to it)."""
+    if settings.allowed_origins is None:
+        return settings.model_copy(update={"mode": "embedded"})
     origins = list(settings.allowed_origins)
     if "*" not in origins:
         for name in dict.fromkeys((public_host(host), "127.0.0.1", "localhost")):

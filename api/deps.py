@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api import security
 from api.config import ApiSettings
+from api.credentials import CredentialWatch
 from api.errors import ApiError
 from api.gateway import Gateway, now_ms
+from api.key_crypto import ApiKeyVerifier
 from api.rate_limit import NonceStore, RateLimiter
 from api.tables import ApiKey, SessionToken
 
@@ -53,7 +55,12 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_credential_watch(request: Request) -> CredentialWatch:
+    return request.app.state.credential_watch
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+CredentialWatchDep = Annotated[CredentialWatch, Depends(get_credential_watch)]
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 DbDep = Annotated[Session, Depends(get_db)]
 
@@ -62,13 +69,13 @@ def _unauthenticated(message: str) -> ApiError:
     return ApiError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def lookup_session(engine: Engine, token: str, now: int) -> int | None:
-    """The account of a live session token, or None."""
+def lookup_session(engine: Engine, token: str, now: int) -> tuple[int, int] | None:
+    """(account, expires_at in ms) of a live session token, or None."""
     with Session(engine) as session:
         row = session.get(SessionToken, security.digest(token))
         if row is None or row.expires_at <= now:
             return None
-        return row.account_id
+        return row.account_id, row.expires_at
 
 
 def lookup_api_key(engine: Engine, key_id: str) -> ApiKey | None:
@@ -98,9 +105,16 @@ async def verify_signed(request: Request, key: ApiKey) -> None:
         raise _unauthenticated(
             "a signed request needs X-Capex-Timestamp, X-Capex-Nonce and X-Capex-Signature"
         )
-    if not timestamp.isdigit() or not 8 <= len(nonce) <= 64:
-        raise _unauthenticated("X-Capex-Timestamp must be ms since epoch; X-Capex-Nonce 8 to 64 characters")
-    skew = int(timestamp) - now_ms()
+    # Bounded before anything converts them (security.py): no 5,000-digit int(), no "²".
+    millis = security.parse_timestamp(timestamp)
+    if millis is None or not security.valid_nonce(nonce):
+        raise _unauthenticated(
+            "X-Capex-Timestamp must be ms since epoch (at most 16 ASCII digits); "
+            "X-Capex-Nonce 8 to 64 visible ASCII characters"
+        )
+    if not security.valid_signature(signature):
+        raise _unauthenticated("X-Capex-Signature must be hex, at most 128 characters")
+    skew = millis - now_ms()
     if skew < -settings.signature_window_ms:
         raise _unauthenticated("the request is stale: its timestamp is outside the signature window")
     if skew > settings.signature_window_ms:
@@ -109,7 +123,8 @@ async def verify_signed(request: Request, key: ApiKey) -> None:
     message = security.canonical_request(
         timestamp, nonce, request.method, request.url.path, request.url.query, body
     )
-    if not security.signature_matches(key.signing_key_hash, message, signature):
+    verifier: ApiKeyVerifier = request.app.state.api_keys
+    if not verifier.matches(key, message, signature):
         raise _unauthenticated("the signature does not match the request")
     nonces: NonceStore = request.app.state.nonces
     if not await nonces.claim(f"{key.key_id}:{nonce}", 2 * settings.signature_window_ms):
@@ -122,13 +137,18 @@ async def current_principal(request: Request) -> Principal:
     key_id = request.headers.get(security.KEY_HEADER)
     if authorization.lower().startswith("bearer "):
         token = authorization[7:].strip()
-        account_id = await run_in_threadpool(lookup_session, engine, token, now_ms())
-        if account_id is None:
+        if len(token) > security.MAX_TOKEN_LENGTH:
             raise _unauthenticated("the session token is unknown or expired; log in again")
+        live = await run_in_threadpool(lookup_session, engine, token, now_ms())
+        if live is None:
+            raise _unauthenticated("the session token is unknown or expired; log in again")
+        account_id = live[0]
         principal = Principal(
             account_id, await account_role(request, account_id), frozenset(security.SCOPES), "session"
         )
     elif key_id:
+        if not security.valid_key_id(key_id):
+            raise _unauthenticated("unknown or revoked API key")
         key = await run_in_threadpool(lookup_api_key, engine, key_id)
         if key is None:
             raise _unauthenticated("unknown or revoked API key")

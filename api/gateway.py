@@ -77,6 +77,7 @@ QUERIES = frozenset(
         "bookings",
         "capacity",
         "index_prices",
+        "index_price_bands",
         "estimated_settlement_price",
         "system_balances",
         "audit",
@@ -86,7 +87,16 @@ QUERIES = frozenset(
 
 
 class GatewayUnavailable(RuntimeError):
-    """The sequencer cannot be reached (scale-out: Redis down or no answer in time)."""
+    """The sequencer cannot be reached, and nothing was applied: a read failed, or a command was
+    not handed over (the gateway is not running) or was dropped unapplied (its deadline passed
+    before the sequencer took it). Answered UNAVAILABLE (503)."""
+
+
+class OutcomeUnknown(GatewayUnavailable):
+    """Command(s) were handed to the sequencer and no result came back (no answer in time, the
+    sequencer process or the link to it died): each may or may not have been applied. Answered
+    OUTCOME_UNKNOWN (503); an order's retry with the same client order id returns the first result
+    if it was applied and is never applied twice."""
 
 
 class Gateway(abc.ABC):
@@ -104,7 +114,8 @@ class Gateway(abc.ABC):
     @abc.abstractmethod
     async def submit_many(self, commands: Sequence[Command]) -> list[CommandResult]:
         """Results in order, each returned once durable (or refused). Raises GatewayUnavailable
-        when the sequencer cannot be reached; nothing is then known to be applied."""
+        when nothing was applied (the sequencer was not reached), OutcomeUnknown when the
+        commands were handed over and no result came back."""
 
     async def submit(self, command: Command) -> CommandResult:
         return (await self.submit_many([command]))[0]

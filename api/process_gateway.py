@@ -27,6 +27,7 @@ from api.gateway import (
     BookView,
     Gateway,
     GatewayUnavailable,
+    OutcomeUnknown,
     journaled_batches,
     record_commands,
 )
@@ -138,7 +139,12 @@ class ProcessGateway(Gateway):
     async def submit_many(self, commands: Sequence[Command]) -> list[CommandResult]:
         started = time.perf_counter()
         future = self._send(Commands(request_id=next(self._request_ids), commands=list(commands)))
-        results: list[CommandResult] = await future
+        try:
+            results: list[CommandResult] = await future
+        except GatewayUnavailable as exc:
+            # Written to the child, which died or stopped before answering: it may have applied
+            # and journaled them.
+            raise OutcomeUnknown(str(exc)) from exc
         record_commands(commands, results, started)
         return results
 

@@ -43,7 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from api import metrics
 from api.config import ApiSettings
-from api.gateway import QUERIES, BookView, EventBatch, Gateway, GatewayUnavailable, now_ms
+from api.gateway import QUERIES, BookView, EventBatch, Gateway, GatewayUnavailable, OutcomeUnknown, now_ms
 from exchange.commands import AnyCommand, Command, encode_command
 from exchange.results import CommandResult
 
@@ -136,6 +136,17 @@ def stream_id(value: bytes | str) -> tuple[int, int]:
     text = value.decode() if isinstance(value, bytes) else value
     milliseconds, _, number = text.partition("-")
     return int(milliseconds), int(number or 0)
+
+
+def _refused(exc: BaseException) -> bool:
+    """The connection to Redis was refused: nothing was sent (the cause is in the chain that
+    redis-py leaves on its ConnectionError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def redis_client(url: str, timeout: float) -> Redis:
@@ -258,6 +269,9 @@ class RedisGateway(Gateway):
         fields = {"r": request_id, "w": self.reply_key, "d": deadline, "k": kind, "b": body}
         sent: asyncio.Future[None] = loop.create_future()
         self._outbox.put_nowait((fields, sent))
+        # A command that may have reached the stream may have been applied: its failure is
+        # OutcomeUnknown; a read's is plain GatewayUnavailable.
+        lost = OutcomeUnknown if kind == RequestKind.COMMANDS else GatewayUnavailable
         try:
             async with asyncio.timeout(self.timeout):
                 await sent
@@ -265,9 +279,11 @@ class RedisGateway(Gateway):
         except TimeoutError as exc:
             # Not acknowledged. Had the sequencer not taken it by its deadline, it never will
             # (docs/scale-out.md); an order's retry with its client_order_id tells the outcome.
-            raise GatewayUnavailable(f"no answer from the sequencer within {self.timeout:g} s") from exc
+            raise lost(f"no answer from the sequencer within {self.timeout:g} s") from exc
+        except OutcomeUnknown as exc:  # the XADD failed after it may have reached Redis
+            raise lost(str(exc)) from exc
         except (RedisError, OSError) as exc:
-            raise GatewayUnavailable(f"Redis is unreachable ({exc})") from exc
+            raise lost(f"Redis is unreachable ({exc})") from exc
         finally:
             self._pending.pop(request_id, None)
         if reply.status == ReplyStatus.EXPIRED:
@@ -283,7 +299,7 @@ class RedisGateway(Gateway):
         reply = await self._request(RequestKind.COMMANDS, encode_commands(commands))
         results = _results_decoder.decode(reply.body)
         if len(results) != len(commands):
-            raise GatewayUnavailable("the sequencer answered a different number of results")
+            raise OutcomeUnknown("the sequencer answered a different number of results")
         elapsed = time.perf_counter() - started
         for command, result in zip(commands, results, strict=True):
             metrics.COMMANDS.labels(type(command).__name__, result.code_name).inc()
@@ -328,9 +344,11 @@ class RedisGateway(Gateway):
             except Exception as exc:  # Redis down (or a bug): these requests fail, the next go on
                 if not isinstance(exc, (RedisError, OSError)):
                     log.exception("worker %s: writing requests failed", self.worker_id)
+                # Refused at connect: nothing reached Redis. Failed later: some XADDs may have.
+                failure = GatewayUnavailable if _refused(exc) else OutcomeUnknown
                 for _fields, sent in batch:
                     if not sent.done():
-                        sent.set_exception(GatewayUnavailable(f"Redis is unreachable ({exc})"))
+                        sent.set_exception(failure(f"Redis is unreachable ({exc})"))
                 continue
             for _fields, sent in batch:
                 if not sent.done():

@@ -11,9 +11,10 @@ symbol columns), so no input can make the store refuse a write.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # -- BOUNDS OF THE API EDGE ---------------------------------------------------------------------
 
@@ -26,6 +27,21 @@ MAX_ID = 2**63 - 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$"  # process, material, index names
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
 CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
+def _plain_digits(value: Any) -> Any:
+    """A path or query integer as the URL writes it: ASCII digits with an optional minus, at most
+    19 of them (`1_000`, ` 12`, `+5`, `²` or 5,000 digits are refused before anything converts
+    them). URL parameters are text by nature, so this is their strictness; JSON bodies take JSON
+    integers only (RequestModel)."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("write a whole number in plain digits (at most 19)")
+    return value
+
+
+_DIGITS = re.compile(r"-?[0-9]{1,19}")
+UrlInt = Annotated[int, BeforeValidator(_plain_digits)]
+"""An integer path or query parameter (see _plain_digits); bounds go in its Path()/Query()."""
 
 Fen = Annotated[int, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="fen")]
 NonNegativeFen = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="fen")]
@@ -46,6 +62,18 @@ Scope = Literal["read", "trade", "transfer"]
 
 DAY = 86_400_000
 _EXAMPLE_WINDOW = 1_793_577_600_000  # 2026-11-02T00:00:00Z (a Monday): ISO week 2026-W45
+
+
+# -- REQUESTS ------------------------------------------------------------------------------------
+
+
+class RequestModel(BaseModel):
+    """Every request body: strict types (an integer field takes a JSON integer only, never `true`,
+    `"12"`, `"1_000"` or `12.0`; a string field a JSON string only) and no unknown fields (a typo
+    such as `quantiy` is refused, not ignored). The WebSocket's order entry validates with the same
+    models (api/ws/order_entry.py)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 # -- ERRORS -------------------------------------------------------------------------------------
@@ -116,7 +144,7 @@ COMMAND_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429, 503)
 # -- ACCOUNTS AND AUTHENTICATION -----------------------------------------------------------------
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(RequestModel):
     username: str = Field(
         min_length=1, max_length=64, description="3-32 of a-z 0-9 _ . - starting with a letter or digit"
     )
@@ -142,7 +170,7 @@ class AccountOut(BaseModel):
     role: str
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -170,12 +198,29 @@ class MeOut(BaseModel):
     kill_switch: bool = Field(description="the account's kill switch is engaged: new orders are refused")
 
 
-class ApiKeyCreateIn(BaseModel):
+class ApiKeyCreateIn(RequestModel):
     scopes: list[Scope] = Field(min_length=1, max_length=3, description="a subset of read, trade, transfer")
     label: str = Field(default="", max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    public_key: str | None = Field(
+        default=None,
+        min_length=64,
+        max_length=64,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="an Ed25519 key: the 32 raw bytes of your public key as 64 hex characters; "
+        "sign with the private key (docs/api.md, Signing). Absent: an HMAC key, the secret answered once",
+    )
 
     model_config = {
-        "json_schema_extra": {"examples": [{"scopes": ["read", "trade"], "label": "quoting bot"}]}
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "scopes": ["read", "trade"],
+                    "label": "quoting bot",
+                    "public_key": "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+                },
+                {"scopes": ["read"], "label": "hmac reader"},
+            ]
+        }
     }
 
 
@@ -185,18 +230,21 @@ class ApiKeyOut(BaseModel):
     label: str
     created_at: int = Field(description="ms since epoch")
     revoked_at: int | None = Field(description="ms since epoch; a revoked key authenticates nothing")
+    algorithm: Literal["hmac-sha256", "ed25519"] = Field(description="how requests are signed")
+    public_key: str | None = Field(default=None, description="ed25519: the registered public key (64 hex)")
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
-    secret: str = Field(
-        description="shown once, never again: sign requests with SHA-256(secret) as the HMAC key"
+    secret: str | None = Field(
+        description="hmac-sha256: shown once, never again: sign requests with SHA-256(secret) as "
+        "the HMAC key; ed25519: null (you hold the private key)"
     )
 
 
 # -- INSTRUMENTS ---------------------------------------------------------------------------------
 
 
-class CapacityOptionTermsIn(BaseModel):
+class CapacityOptionTermsIn(RequestModel):
     kind: Literal["CAP"]
     process: Name = Field(description="certified production process, e.g. notebook-a5-print")
     window_start: Millis = Field(description="delivery window start, inclusive, ms")
@@ -206,7 +254,7 @@ class CapacityOptionTermsIn(BaseModel):
     exercise_deadline: Millis = Field(description="American exercise until then (ms); also the expiry")
 
 
-class MaterialCallTermsIn(BaseModel):
+class MaterialCallTermsIn(RequestModel):
     kind: Literal["MAT"]
     material: Name = Field(description="e.g. special-black-ink")
     index: Name = Field(description="the index whose prices settle the call, e.g. INK-BLACK-SPECIAL")
@@ -216,7 +264,7 @@ class MaterialCallTermsIn(BaseModel):
     settlement_window_start: Millis = Field(description="settlement price = index TWAP from here to expiry")
 
 
-class CapacitySwapTermsIn(BaseModel):
+class CapacitySwapTermsIn(RequestModel):
     kind: Literal["SWP"]
     give_symbol: Symbol = Field(description="the buyer gives this capacity-option leg")
     receive_symbol: Symbol = Field(description="the buyer receives this capacity-option leg")
@@ -227,7 +275,7 @@ TermsIn = Annotated[
 ]
 
 
-class ListInstrumentIn(BaseModel):
+class ListInstrumentIn(RequestModel):
     terms: TermsIn
     tick: PositiveFen = Field(description="price increment, fen")
     lot: Contracts = Field(description="quantity increment, contracts")
@@ -377,6 +425,19 @@ class IndexSummaryOut(BaseModel):
     index: str
     price: int = Field(description="the latest price, fen per unit")
     published_at: int = Field(description="ms")
+    band_percent: int = Field(
+        default=0, description="the index price band: ± this percent of the last price (0: no band)"
+    )
+    band_low: int | None = Field(
+        default=None,
+        description="fen per unit: the lowest next price publishable without confirm_large_move "
+        "(null: no band)",
+    )
+    band_high: int | None = Field(
+        default=None,
+        description="fen per unit: the highest next price publishable without confirm_large_move "
+        "(null: no band)",
+    )
 
 
 class SettlementOut(BaseModel):
@@ -395,11 +456,16 @@ class SettlementOut(BaseModel):
 # -- ORDERS --------------------------------------------------------------------------------------
 
 
-class PlaceOrderIn(BaseModel):
+class PlaceOrderIn(RequestModel):
+    """An order, over REST (`POST /orders`) and over the WebSocket (op `place`) alike."""
+
     symbol: Symbol
-    client_order_id: str = Field(
+    client_order_id: str | None = Field(
+        default=None,
         pattern=CLIENT_ORDER_ID_PATTERN,
-        description="unique per account; a retry with the same id and the same order returns the first result",
+        description="unique per account; a retry with the same id and the same order returns the first "
+        "result. Send one whenever you may need to retry (an UNAVAILABLE answer: outcome unknown); "
+        "when absent the server makes one and answers it",
     )
     side: Side
     order_type: OrderType = Field(default="limit", description="market: `price` is the protection price")
@@ -424,14 +490,26 @@ class PlaceOrderIn(BaseModel):
     }
 
 
-class AmendOrderIn(BaseModel):
+class AmendOrderIn(RequestModel):
     price: Fen = Field(description="new price, fen per contract")
     quantity: Contracts = Field(description="new open quantity; a reduction at the same price keeps priority")
 
     model_config = {"json_schema_extra": {"examples": [{"price": 510, "quantity": 1}]}}
 
 
-class CancelAllIn(BaseModel):
+class AmendOrderByIdIn(AmendOrderIn):
+    """The WebSocket's op `amend` (REST names the order in the path)."""
+
+    order_id: Id
+
+
+class CancelOrderIn(RequestModel):
+    """The WebSocket's op `cancel` (REST names the order in the path)."""
+
+    order_id: Id
+
+
+class CancelAllIn(RequestModel):
     symbol: Symbol | None = Field(default=None, description="only this instrument's orders")
     account_id: Id | None = Field(default=None, description="operators: another account's orders")
 
@@ -549,7 +627,7 @@ class TransferOut(BaseModel):
 # -- LIFECYCLE -----------------------------------------------------------------------------------
 
 
-class ExerciseIn(BaseModel):
+class ExerciseIn(RequestModel):
     symbol: Symbol
     quantity: Contracts
 
@@ -565,7 +643,7 @@ class ExerciseOut(BaseModel):
     bookings: list[BookingOut] = Field(description="one per assigned supplier")
 
 
-class DeclineIn(BaseModel):
+class DeclineIn(RequestModel):
     symbol: Symbol
 
     model_config = {
@@ -579,7 +657,7 @@ class DeclineOut(BaseModel):
     symbol: str
 
 
-class _Recipient(BaseModel):
+class _Recipient(RequestModel):
     to_account_id: Id | None = Field(default=None, description="the receiving account (or to_username)")
     to_username: str | None = Field(default=None, max_length=64, description="the receiving login")
 
@@ -613,7 +691,7 @@ TRANSFER_EXAMPLES = [
 ]
 
 
-class CapacityIn(BaseModel):
+class CapacityIn(RequestModel):
     process: Name
     window_start: Millis = Field(description="inclusive, ms")
     window_end: Millis = Field(description="exclusive, ms")
@@ -633,7 +711,7 @@ class CapacityIn(BaseModel):
     }
 
 
-class MilestoneIn(BaseModel):
+class MilestoneIn(RequestModel):
     milestone: Literal["confirmed", "delivered"] = Field(
         description="confirmed: by the supplier (30% of escrow released); delivered: by the creator (the rest)"
     )
@@ -641,7 +719,7 @@ class MilestoneIn(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"milestone": "confirmed"}]}}
 
 
-class KillSwitchIn(BaseModel):
+class KillSwitchIn(RequestModel):
     engaged: bool = Field(
         default=True, description="true: cancel all orders and refuse new ones; false: reset"
     )
@@ -667,9 +745,14 @@ class ExpiryOut(BaseModel):
     auto_confirmed_booking_ids: list[int]
 
 
-class IndexPriceIn(BaseModel):
+class IndexPriceIn(RequestModel):
     index: Name
     price: NonNegativeFen = Field(description="fen per unit of material")
+    confirm_large_move: bool = Field(
+        default=False,
+        description="the move is intended: publish even beyond the band around the index's last "
+        "price (`band_low`..`band_high` of GET /index-prices); otherwise 409 INDEX_PRICE_BAND",
+    )
 
     model_config = {"json_schema_extra": {"examples": [{"index": "INK-BLACK-SPECIAL", "price": 8450}]}}
 
@@ -681,11 +764,32 @@ class IndexPriceOut(BaseModel):
     seq: int
 
 
-class CashMovementIn(BaseModel):
+class CashMovementIn(RequestModel):
     account_id: Id
     amount: PositiveFen
 
     model_config = {"json_schema_extra": {"examples": [{"account_id": 7, "amount": 1_000_000}]}}
+
+
+AccountRole = Literal["creator", "supplier", "market_maker", "operator", "index_feed"]
+
+
+class AccountCreateIn(RequestModel):
+    """An account with a login, of any role, created by an operator (`POST /operator/accounts`)."""
+
+    username: str = Field(
+        min_length=1, max_length=64, description="3-32 of a-z 0-9 _ . - starting with a letter or digit"
+    )
+    password: str = Field(min_length=1, max_length=1024, description="8 to 128 characters")
+    role: AccountRole = Field(description="any role, operator and index_feed included")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"username": "ink-index-feed", "password": "correct horse battery", "role": "index_feed"}
+            ]
+        }
+    }
 
 
 class AuditOut(BaseModel):

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from exchange.settings import ExchangeSettings
+from exchange.settings_support import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         from exchange.audit import audit_database
         from exchange.store.database import normalize_url
 
-        url = args.database_url or ExchangeSettings().database_url
+        # a bad setting: one line naming the variable (exit 2), no traceback
+        url = args.database_url or load_settings(ExchangeSettings, "exchange").database_url
         try:
             breaches = audit_database(normalize_url(url))
         except SQLAlchemyError as exc:

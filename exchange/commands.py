@@ -199,10 +199,15 @@ class MarkSupplierDefault(Command, frozen=True, kw_only=True, tag=True):
 
 
 class PublishIndexPrice(Command, frozen=True, kw_only=True, tag=True):
-    """An operator or index-feed account publishes `price` (fen per unit) of `index` at `timestamp`."""
+    """An operator or index-feed account publishes `price` (fen per unit) of `index` at `timestamp`.
+
+    A price further from the index's last one than the band (ExchangeConfig.index_price_band_percent)
+    is refused (INDEX_PRICE_BAND) unless `confirm_large_move` says the move is intended. The field
+    has a default, so journal rows written before it existed still decode (as False)."""
 
     index: str
     price: int
+    confirm_large_move: bool = False
 
 
 class RunExpiry(Command, frozen=True, kw_only=True, tag=True):

@@ -1,4 +1,4 @@
-"""Configuration of one exchange core (the sequencer): fees and booking rules.
+"""Configuration of one exchange core (the sequencer): fees, booking rules and price bands.
 
 Fees are per contract in fen. The maker fee may be negative (a rebate paid from `exchange:fees`);
 `taker_fee + maker_fee` must not be negative, so that the exchange never pays out more on a trade
@@ -20,6 +20,10 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True):
     # 0 percent turns the band off.
     fat_finger_percent: int = 50
     fat_finger_min_ticks: int = 10
+    # Index price band (sequencer.py `_publish_index_price`): a published index price may differ
+    # from the index's last published price by at most this percent of it, unless the command sets
+    # confirm_large_move. The first price of an index has no band. 0 percent turns the band off.
+    index_price_band_percent: int = 20
 
     def __post_init__(self) -> None:
         if self.taker_fee < 0:
@@ -30,6 +34,8 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("booking_grace_ms must be >= 0")
         if self.fat_finger_percent < 0 or self.fat_finger_min_ticks < 0:
             raise ValueError("fat_finger_percent and fat_finger_min_ticks must be >= 0")
+        if self.index_price_band_percent < 0:
+            raise ValueError("index_price_band_percent must be >= 0")
         if not 0 <= self.booking_confirm_release_percent <= 100:
             raise ValueError("booking_confirm_release_percent must be within 0..100")
 

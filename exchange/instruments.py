@@ -58,6 +58,12 @@ def _day(ms: int) -> datetime:
     return datetime.fromtimestamp(ms // 1000, tz=UTC)
 
 
+def format_utc(ms: int) -> str:
+    """A time for people: "2026-11-02 00:00 UTC" (seconds only when not zero)."""
+    moment = _day(ms)
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment.second else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
 def window_tag(window_start: int, window_end: int) -> str:
     start = _day(window_start)
     iso = start.isocalendar()

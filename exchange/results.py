@@ -27,6 +27,7 @@ class ResultCode(IntEnum):
     NOT_YOUR_ORDER = 1007
     UNKNOWN_BOOKING = 1008
     SAME_ACCOUNT = 1009
+    UNKNOWN_INDEX = 1010  # a material call on an index that has no published price yet
 
     # 2000-2999 risk: collateral and holdings
     INSUFFICIENT_FUNDS = 2001
@@ -34,6 +35,7 @@ class ResultCode(IntEnum):
     INSUFFICIENT_POSITION = 2003
     KILL_SWITCH_ENGAGED = 2004
     FAT_FINGER = 2005  # price outside the band around the reference price (sequencer._fat_finger_band)
+    INDEX_PRICE_BAND = 2006  # index price outside the band around the last one, not confirmed
 
     # 3000-3999 matching: 3000 + matching_engine.codes.RejectReason
     MATCHING_INVALID_COMMAND = 3001

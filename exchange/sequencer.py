@@ -36,8 +36,8 @@ from exchange.events import (
 )
 from exchange.exercise import ExerciseMixin
 from exchange.expiry import ExpiryMixin
-from exchange.index_prices import twap
-from exchange.instruments import Instrument, Status, capacity_key, derive_symbol, kind_of
+from exchange.index_prices import format_cny, format_move, price_band, twap
+from exchange.instruments import Instrument, Status, capacity_key, derive_symbol, format_utc, kind_of
 from exchange.ledger import ESCROW, EXTERNAL, SETTLEMENT, SYSTEM_LEDGER_ACCOUNTS, LedgerMixin
 from exchange.results import CommandResult, ResultCode
 from exchange.risk import Reject, RiskMixin, position_event
@@ -432,6 +432,12 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
                 raise Reject(ResultCode.INVALID_FIELD, "0 <= strike < cap, units > 0")
             if t.settlement_window_start >= c.expiry:
                 raise Reject(ResultCode.INVALID_FIELD, "settlement_window_start must be before expiry")
+            if not self.state.index_prices.get(t.index):
+                raise Reject(
+                    ResultCode.UNKNOWN_INDEX,
+                    f"index {t.index!r} is unknown: no price has been published for it; publish "
+                    "one before listing a material call on it",
+                )
             collateral = (t.cap - t.strike) * t.units_per_contract
         else:
             legs = []
@@ -687,6 +693,12 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
             raise Reject(ResultCode.NOT_PERMITTED, "only suppliers register capacity")
         if not c.process or "|" in c.process or c.window_start >= c.window_end or c.units <= 0:
             raise Reject(ResultCode.INVALID_FIELD, "process, window_start < window_end, units > 0")
+        if c.window_end <= c.timestamp:
+            raise Reject(
+                ResultCode.INVALID_FIELD,
+                f"window_end {format_utc(c.window_end)} is not after the exchange's time "
+                f"{format_utc(c.timestamp)}: the window has ended",
+            )
         key = capacity_key(supplier.account_id, c.process, c.window_start, c.window_end)
         cap = self.state.capacity.get(key)
         if cap is None:
@@ -774,6 +786,16 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
         points = self.state.index_prices.get(c.index)
         if points and points[-1][0] > c.timestamp:
             raise Reject(ResultCode.INVALID_FIELD, "an index price older than the latest one")
+        band = self.index_price_band(c.index)
+        if band is not None and not c.confirm_large_move and not band[0] <= c.price <= band[1]:
+            last = points[-1][1]
+            move = f"moves {format_move(c.price, last)} from" if last else "moves away from"
+            raise Reject(
+                ResultCode.INDEX_PRICE_BAND,
+                f"index price {format_cny(c.price)} of {c.index} {move} the last {format_cny(last)} "
+                f"(band ±{self.config.index_price_band_percent}%: {format_cny(band[0])} – "
+                f"{format_cny(band[1])}); send confirm_large_move=true if intended",
+            )
         if points is None:
             points = self.state.index_prices[c.index] = []
         points.append((c.timestamp, c.price))
@@ -829,6 +851,26 @@ class Sequencer(LedgerMixin, RiskMixin, SettlementMixin, ExerciseMixin, ExpiryMi
 
     def index_prices(self, index: str) -> list[tuple[int, int]]:
         return list(self.state.index_prices.get(index, []))
+
+    def index_price_band(self, index: str) -> tuple[int, int] | None:
+        """(lowest, highest) price of `index` publishable without confirm_large_move: within
+        index_price_band_percent of its last price. None when any price is: no price yet (the
+        first publication has no band) or the band is off (0 percent)."""
+        points = self.state.index_prices.get(index)
+        percent = self.config.index_price_band_percent
+        if not points or not percent:
+            return None
+        return price_band(points[-1][1], percent)
+
+    def index_price_bands(self) -> dict[str, Any]:
+        """{"percent": the band, "bands": {index: (lowest, highest)}} for every published index
+        (empty when the band is off); see index_price_band."""
+        bands = {}
+        for index in sorted(self.state.index_prices):
+            band = self.index_price_band(index)
+            if band is not None:
+                bands[index] = band
+        return {"percent": self.config.index_price_band_percent, "bands": bands}
 
     def estimated_settlement_price(self, symbol: str) -> int | None:
         """MAT: the TWAP from the settlement window start to the latest published time (the frozen

@@ -78,7 +78,17 @@ async def set_up(app: FastAPI, market_makers: int, instruments: int, ttl_seconds
     now = now_ms()
     symbols = []
     for name in [f"order{i}" for i in range(instruments)] + ["fanout"]:
-        result = await gateway.submit(material_call(name, now))
+        listing = material_call(name, now)
+        # An index must have a published price before a call is listed on it. At the strike the
+        # calls are worth nothing: the fat-finger band then spans the listing's (up to the cap).
+        index = await gateway.submit(
+            cmd.PublishIndexPrice(
+                timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, index=listing.terms.index, price=STRIKE
+            )
+        )
+        if not index.ok:
+            raise RuntimeError(f"index price for {name} was refused: {index.code_name} {index.message}")
+        result = await gateway.submit(listing)
         if not result.ok:
             raise RuntimeError(f"listing {name} was refused: {result.code_name} {result.message}")
         symbols.append(result.data["symbol"])

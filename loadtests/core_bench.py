@@ -64,12 +64,17 @@ def material_listing(n: int) -> c.ListInstrument:
 
 
 def setup_commands(accounts: int, instruments: int) -> list[c.Command]:
-    """Accounts 1..accounts (market makers) with cash, and `instruments` material calls."""
+    """Accounts 1..accounts (market makers) with cash, and `instruments` material calls (each
+    after its index's first price)."""
     out: list[c.Command] = []
     for i in range(1, accounts + 1):
         out.append(c.CreateAccount(timestamp=T0, actor_id=SYSTEM, name=f"mm{i}", role="market_maker"))
         out.append(c.Deposit(timestamp=T0, actor_id=SYSTEM, account_id=i, amount=CASH))
-    out.extend(material_listing(n) for n in range(instruments))
+    for n in range(instruments):
+        # an index must have a published price before a call is listed on it; at the strike the
+        # calls are worth nothing, so the fat-finger band leaves the stream's prices alone
+        out.append(c.PublishIndexPrice(timestamp=T0, actor_id=SYSTEM, index=f"INK-{n}", price=8_000))
+        out.append(material_listing(n))
     return out
 
 

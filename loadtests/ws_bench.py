@@ -92,12 +92,20 @@ PACING_TICK_S = 0.001  # the open-loop sender wakes at most this often
 FANOUT_BASE_PRICE = 1_000  # the producer's k-th order is a buy at FANOUT_BASE_PRICE + k
 FANOUT_RESTING = 10  # the producer cancels the order it placed this many orders before
 # Refusals of the WebSocket layer: the request never reached the sequencer, so nothing was
-# journaled. UNAVAILABLE is not among them: in scale-out mode it may answer a command that was
-# applied after all (docs/scale-out.md, "Deadlines, timeouts and failure").
+# journaled; so is UNAVAILABLE (nothing was applied). OUTCOME_UNKNOWN and INTERNAL_ERROR may answer a
+# command that was applied after all (docs/scale-out.md, "Deadlines, timeouts and failure").
 WS_LAYER_CODES = frozenset(
-    {"BAD_REQUEST", "UNKNOWN_OP", "UNAUTHENTICATED", "SCOPE_REQUIRED", "RATE_LIMITED", "MMP_TRIGGERED"}
+    {
+        "BAD_REQUEST",
+        "UNKNOWN_OP",
+        "UNAUTHENTICATED",
+        "SCOPE_REQUIRED",
+        "RATE_LIMITED",
+        "MMP_TRIGGERED",
+        "UNAVAILABLE",
+    }
 )
-AMBIGUOUS_CODES = frozenset({"UNAVAILABLE"})
+AMBIGUOUS_CODES = frozenset({"OUTCOME_UNKNOWN", "INTERNAL_ERROR"})
 
 
 def log(message: str) -> None:
@@ -760,7 +768,7 @@ def merge_counts(counts: Any) -> dict[str, int]:
 
 def journal_bounds(ok: int, refused: dict[str, int], unanswered: int) -> tuple[int, int]:
     """(at least, at most) journal rows for these answers: accepted and sequencer-refused commands
-    are journaled (that is what their answer acknowledges); an UNAVAILABLE or missing answer may
+    are journaled (that is what their answer acknowledges); an OUTCOME_UNKNOWN or missing answer may
     or may not be."""
     journaled = ok + sum(n for code, n in refused.items() if code not in WS_LAYER_CODES | AMBIGUOUS_CODES)
     maybe = unanswered + sum(n for code, n in refused.items() if code in AMBIGUOUS_CODES)
@@ -1206,8 +1214,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     status = server.stop()
     log(f"stopped: exit status {status}")
     try:
-        # listings, then CreateAccount + Deposit per account; then what the phases had journaled
-        setup_commands = (args.instruments + 1) + 2 * server.market_makers
+        # an index price and a listing per instrument, then CreateAccount + Deposit per account;
+        # then what the phases had journaled
+        setup_commands = 2 * (args.instruments + 1) + 2 * server.market_makers
         at_least = setup_commands + sum(p["journaled"][0] for p in report["phases"].values())
         at_most = setup_commands + sum(p["journaled"][1] for p in report["phases"].values())
         rows = server.journal_rows()
@@ -1222,7 +1231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server.cleanup()
     report["checks"] = {
         "journal_rows": rows,
-        # every acknowledged command is in the journal; an UNAVAILABLE or unanswered one may be
+        # every acknowledged command is in the journal; an OUTCOME_UNKNOWN or unanswered one may be
         "journal_rows_expected": f"{at_least:,}" if at_least == at_most else f"{at_least:,}..{at_most:,}",
         "journal_rows_at_least": at_least,
         "journal_rows_at_most": at_most,

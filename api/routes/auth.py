@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api import security
 from api.accounts import log_in, register_account
-from api.deps import CurrentPrincipal, GatewayDep, SettingsDep
+from api.credentials import session_credential
+from api.deps import CredentialWatchDep, CurrentPrincipal, GatewayDep, SettingsDep
 from api.errors import ApiError
 from api.routes.common import AUTHENTICATED, EngineDep, SessionPrincipal, ask, make_router
 from api.schemas import (
@@ -76,9 +77,14 @@ def _delete_session(engine: Engine, token: str) -> None:
     dependencies=AUTHENTICATED,
     responses=error_responses(401, 403, 429),
 )
-async def logout(request: Request, principal: SessionPrincipal, engine: EngineDep) -> Response:
+async def logout(
+    request: Request, principal: SessionPrincipal, engine: EngineDep, watch: CredentialWatchDep
+) -> Response:
+    """Every WebSocket authenticated with this session token, on every worker, is told
+    UNAUTHENTICATED and closed (api/credentials.py)."""
     token = request.headers["authorization"][7:].strip()
     await run_in_threadpool(_delete_session, engine, token)
+    await watch.end(session_credential(security.digest(token)), "the session was logged out")
     return Response(status_code=204)
 
 

@@ -24,6 +24,7 @@ from api.schemas import (
     Kind,
     ListInstrumentIn,
     MaterialCallTermsIn,
+    UrlInt,
 )
 from exchange import commands as cmd
 
@@ -82,10 +83,10 @@ async def list_instruments(
     material: Annotated[str | None, Query(max_length=48, description="MAT: the material")] = None,
     index: Annotated[str | None, Query(max_length=48, description="MAT: the settling index")] = None,
     window_start: Annotated[
-        int | None, Query(ge=0, le=MAX_TIME, description="ms: delivery windows ending after this")
+        UrlInt | None, Query(ge=0, le=MAX_TIME, description="ms: delivery windows ending after this")
     ] = None,
     window_end: Annotated[
-        int | None, Query(ge=0, le=MAX_TIME, description="ms: delivery windows starting before this")
+        UrlInt | None, Query(ge=0, le=MAX_TIME, description="ms: delivery windows starting before this")
     ] = None,
 ) -> list[InstrumentOut]:
     """Filters combine with AND. A window filter keeps the CAP (and SWP, by either leg) whose

@@ -28,6 +28,7 @@ from api.schemas import (
     MilestoneIn,
     TransferIn,
     TransferOut,
+    UrlInt,
 )
 from api.tables import Credential
 from exchange import commands as cmd
@@ -35,7 +36,7 @@ from exchange.store.tables import Booking, Capacity, Transfer
 
 router = make_router("lifecycle", authenticated=True)
 
-BookingIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+BookingIdPath = Annotated[UrlInt, Path(ge=1, le=MAX_ID)]
 
 
 def _bookings(db: Session, booking_ids: list[int]) -> list[Booking]:

@@ -25,12 +25,13 @@ from api.schemas import (
     LevelOut,
     PublicTradeOut,
     SettlementOut,
+    UrlInt,
 )
 from exchange.store.tables import IndexPrice, Trade
 
 router = make_router("market data")
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")]
+Limit = Annotated[UrlInt, Query(ge=1, le=1000, description="at most this many, newest first")]
 
 
 @router.get(
@@ -43,7 +44,7 @@ async def book(
     symbol: SymbolPath,
     gateway: GatewayDep,
     settings: SettingsDep,
-    levels: Annotated[int | None, Query(ge=1, le=100, description="levels per side (default 10)")] = None,
+    levels: Annotated[UrlInt | None, Query(ge=1, le=100, description="levels per side (default 10)")] = None,
 ) -> BookOut:
     """`last_seq` is the book's sequence number at this snapshot: a WebSocket book channel's deltas
     with `prev_seq == last_seq` continue it (docs/market-data.md)."""
@@ -77,7 +78,9 @@ async def trades(
     gateway: GatewayDep,
     db: DbDep,
     limit: Limit = 100,
-    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="trade ids below this (paging)")] = None,
+    before: Annotated[
+        UrlInt | None, Query(ge=1, le=MAX_ID, description="trade ids below this (paging)")
+    ] = None,
 ) -> list[PublicTradeOut]:
     """Public: no account or order ids."""
     await instrument_or_404(gateway, symbol)
@@ -115,9 +118,26 @@ def _latest_prices(db: Session) -> list[tuple[str, int, int]]:
     summary="Every index with its latest published price",
     responses=PUBLIC_ERRORS,
 )
-async def index_prices(db: DbDep) -> list[IndexSummaryOut]:
+async def index_prices(db: DbDep, gateway: GatewayDep) -> list[IndexSummaryOut]:
+    """With each index its price band (the sequencer's, from its hot state): the next price may
+    lie in `band_low`..`band_high` (± `band_percent` of the last one) without confirm_large_move."""
     rows = await read(db, _latest_prices)
-    return [IndexSummaryOut(index=i, price=p, published_at=t) for i, p, t in rows]
+    bands = await ask(gateway, "index_price_bands")
+    percent = bands["percent"]
+    out = []
+    for index, price, published_at in rows:
+        low, high = bands["bands"].get(index, (None, None))
+        out.append(
+            IndexSummaryOut(
+                index=index,
+                price=price,
+                published_at=published_at,
+                band_percent=percent,
+                band_low=low,
+                band_high=high,
+            )
+        )
+    return out
 
 
 def _history(db: Session, index: str, since: int | None, until: int | None, limit: int) -> list[IndexPrice]:
@@ -139,9 +159,9 @@ def _history(db: Session, index: str, since: int | None, until: int | None, limi
 async def index_history(
     index: Annotated[str, Path(max_length=48)],
     db: DbDep,
-    since: Annotated[int | None, Query(ge=0, le=MAX_TIME, description="ms, inclusive")] = None,
-    until: Annotated[int | None, Query(ge=0, le=MAX_TIME, description="ms, exclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="the latest this many")] = 1000,
+    since: Annotated[UrlInt | None, Query(ge=0, le=MAX_TIME, description="ms, inclusive")] = None,
+    until: Annotated[UrlInt | None, Query(ge=0, le=MAX_TIME, description="ms, exclusive")] = None,
+    limit: Annotated[UrlInt, Query(ge=1, le=10_000, description="the latest this many")] = 1000,
 ) -> IndexHistoryOut:
     """An index nobody has published yet has an empty history."""
     rows = await read(db, _history, index, since, until, limit)

@@ -1,4 +1,5 @@
-"""Operator routes: expiry runs, index prices, deposits and withdrawals, supplier defaults, audit.
+"""Operator routes: accounts, expiry runs, index prices, deposits and withdrawals, supplier
+defaults, audit.
 
 All need an operator account (and, with an API key, the trade scope); index prices may also be
 published by `index_feed` accounts. The sequencer checks the role again: it is the authority.
@@ -11,14 +12,17 @@ from typing import Annotated
 from fastapi import Depends, Path
 from sqlmodel import Session
 
+from api.accounts import register_account
 from api.deps import DbDep, GatewayDep, OperatorPrincipal, Principal, require_scope
 from api.errors import ApiError
-from api.routes.common import ask, execute, make_router, read
+from api.routes.common import EngineDep, ask, execute, make_router, read
 from api.routes.portfolio import balance_out
 from api.schemas import (
     COMMAND_ERRORS,
     MAX_ID,
     PRIVATE_ERRORS,
+    AccountCreateIn,
+    AccountOut,
     AuditOut,
     BalanceAckOut,
     BookingOut,
@@ -26,6 +30,7 @@ from api.schemas import (
     ExpiryOut,
     IndexPriceIn,
     IndexPriceOut,
+    UrlInt,
 )
 from exchange import commands as cmd
 from exchange.audit import audit_connection
@@ -38,6 +43,26 @@ async def index_publisher(principal: Annotated[Principal, Depends(require_scope(
     if principal.role not in ("operator", "index_feed"):
         raise ApiError(403, "NOT_PERMITTED", "only operators and index feeds publish index prices")
     return principal
+
+
+@router.post(
+    "/operator/accounts",
+    status_code=201,
+    response_model=AccountOut,
+    summary="Create an account with a login, of any role (operators): operators and index feeds too",
+    responses=COMMAND_ERRORS,
+)
+async def create_account(
+    body: AccountCreateIn, principal: OperatorPrincipal, gateway: GatewayDep, engine: EngineDep
+) -> AccountOut:
+    """The way to other operators and index feeds (registration is open to
+    `API_OPEN_REGISTRATION_ROLES` only). The same rules as registration: 422 INVALID_USERNAME or
+    INVALID_PASSWORD, 409 USERNAME_TAKEN. The account is created in the operator's name (the
+    sequencer checks the role again)."""
+    account_id = await register_account(
+        gateway, engine, body.username, body.password, body.role, actor_id=principal.account_id
+    )
+    return AccountOut(account_id=account_id, username=body.username, role=body.role)
 
 
 def _timestamp(db: Session, seq: int) -> int:
@@ -82,9 +107,18 @@ async def publish_index_price(
     gateway: GatewayDep,
     db: DbDep,
 ) -> IndexPriceOut:
+    """A price beyond the band around the index's last one (± `band_percent`, GET /index-prices:
+    `band_low`..`band_high`) is refused with 409 INDEX_PRICE_BAND unless `confirm_large_move` is
+    true; the first price of an index has no band."""
     result = await execute(
         gateway,
-        cmd.PublishIndexPrice(timestamp=0, actor_id=principal.account_id, index=body.index, price=body.price),
+        cmd.PublishIndexPrice(
+            timestamp=0,
+            actor_id=principal.account_id,
+            index=body.index,
+            price=body.price,
+            confirm_large_move=body.confirm_large_move,
+        ),
     )
     row = await read(db, _index_price, body.index, result.seq)
     assert row is not None, "an acknowledged index price is in the projections"
@@ -144,7 +178,7 @@ def _booking(db: Session, booking_id: int) -> Booking | None:
     responses=COMMAND_ERRORS,
 )
 async def mark_default(
-    booking_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    booking_id: Annotated[UrlInt, Path(ge=1, le=MAX_ID)],
     principal: OperatorPrincipal,
     gateway: GatewayDep,
     db: DbDep,

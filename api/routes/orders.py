@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import Path, Query
 from sqlmodel import Session, col, select
 
+from api import order_commands
 from api.deps import DbDep, GatewayDep, Principal, ReadPrincipal, TradePrincipal
 from api.routes.common import execute, make_router, not_found, read
 from api.schemas import (
@@ -26,14 +27,14 @@ from api.schemas import (
     OrderAckOut,
     OrderOut,
     PlaceOrderIn,
+    UrlInt,
     error_responses,
 )
-from exchange import commands as cmd
 from exchange.store.tables import Order
 
 router = make_router("orders", authenticated=True)
 
-OrderIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="the exchange's order id")]
+OrderIdPath = Annotated[UrlInt, Path(ge=1, le=MAX_ID, description="the exchange's order id")]
 OPEN_STATUSES = ("open", "partially_filled")
 CLOSED_STATUSES = ("filled", "cancelled")
 
@@ -79,20 +80,7 @@ async def place_order(
     Idempotent: the same `client_order_id` with the same order returns the first result (same
     `seq`, same `order_id`, the order's current state) and does nothing twice; with a different
     order it is 409 DUPLICATE_CLIENT_ORDER_ID. A refused order stays refused on retry."""
-    result = await execute(
-        gateway,
-        cmd.PlaceOrder(
-            timestamp=0,
-            actor_id=principal.account_id,
-            symbol=body.symbol,
-            client_order_id=body.client_order_id,
-            side=body.side,
-            order_type=body.order_type,
-            price=body.price,
-            quantity=body.quantity,
-            stp=body.stp,
-        ),
-    )
+    result = await execute(gateway, order_commands.place_order(principal.account_id, body, "rest"))
     row = await reread(db, result.data["order_id"])
     return OrderAckOut(**order_out(row).model_dump(), seq=result.seq)
 
@@ -108,7 +96,7 @@ async def cancel_order(
 ) -> OrderOut:
     """An order that is no longer open (filled, cancelled) is 404 UNKNOWN_ORDER from the sequencer."""
     await visible_order(db, principal, order_id, operators_too=True)
-    await execute(gateway, cmd.CancelOrder(timestamp=0, actor_id=principal.account_id, order_id=order_id))
+    await execute(gateway, order_commands.cancel_order(principal.account_id, order_id))
     return order_out(await reread(db, order_id))
 
 
@@ -124,16 +112,7 @@ async def amend_order(
     """Reducing the quantity at the same price keeps the order's priority; a price change or an
     increase sends it to the back of its new level. Locks are adjusted to the new terms."""
     await visible_order(db, principal, order_id, operators_too=False)
-    await execute(
-        gateway,
-        cmd.AmendOrder(
-            timestamp=0,
-            actor_id=principal.account_id,
-            order_id=order_id,
-            price=body.price,
-            quantity=body.quantity,
-        ),
-    )
+    await execute(gateway, order_commands.amend_order(principal.account_id, order_id, body))
     return order_out(await reread(db, order_id))
 
 
@@ -149,10 +128,7 @@ async def cancel_all(
     """Operators may name another `account_id`; anyone else doing so is 403 NOT_PERMITTED."""
     body = body or CancelAllIn()
     account_id = body.account_id if body.account_id is not None else principal.account_id
-    result = await execute(
-        gateway,
-        cmd.CancelAll(timestamp=0, actor_id=principal.account_id, account_id=account_id, symbol=body.symbol),
-    )
+    result = await execute(gateway, order_commands.cancel_all(principal.account_id, body))
     return CancelAllOut(account_id=account_id, cancelled=result.data["cancelled"], seq=result.seq)
 
 
@@ -193,8 +169,10 @@ async def list_orders(
     ] = "open",
     symbol: Annotated[str | None, Query(pattern=SYMBOL_PATTERN)] = None,
     client_order_id: Annotated[str | None, Query(pattern=CLIENT_ORDER_ID_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="order ids below this (paging)")] = None,
+    limit: Annotated[UrlInt, Query(ge=1, le=1000)] = 100,
+    before: Annotated[
+        UrlInt | None, Query(ge=1, le=MAX_ID, description="order ids below this (paging)")
+    ] = None,
 ) -> list[OrderOut]:
     rows = await read(db, _list, principal.account_id, status, symbol, client_order_id, limit, before)
     return [order_out(row) for row in rows]

@@ -20,13 +20,14 @@ from api.schemas import (
     LedgerPostingOut,
     PositionOut,
     TransferOut,
+    UrlInt,
 )
 from exchange.store.tables import Balance, Booking, Capacity, LedgerPostingRow, Position, Trade, Transfer
 
 router = make_router("portfolio", authenticated=True)
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many, newest first")]
-Before = Annotated[int | None, Query(ge=1, le=MAX_ID, description="ids below this (paging)")]
+Limit = Annotated[UrlInt, Query(ge=1, le=1000, description="at most this many, newest first")]
+Before = Annotated[UrlInt | None, Query(ge=1, le=MAX_ID, description="ids below this (paging)")]
 
 
 def balance_out(row: Balance | None, account_id: int) -> BalanceOut:

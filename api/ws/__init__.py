@@ -14,8 +14,11 @@ import asyncio
 import contextlib
 
 from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi.responses import JSONResponse
 
+from api.errors import error_body
 from api.ws.market_data import MarketDataHub
+from api.ws.origins import browser_allowed
 from api.ws.protection import MarketMakerProtection
 from api.ws.protocol import CLOSE_POLICY
 from api.ws.sessions import Session
@@ -25,23 +28,33 @@ router = APIRouter()
 STOP_TIMEOUT_SECONDS = 5.0
 
 
-def origin_allowed(origin: str, allowed: list[str]) -> bool:
-    return "*" in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
-
-
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     app = websocket.app
-    # A browser always sends its page's Origin: only the configured ones may connect (a page on
-    # another site must not ride on the user's session). No Origin: not a browser.
+    # A browser always sends its page's Origin: only the configured ones (by default the server's
+    # own, api/ws/origins.py) may connect: a page on another site must not ride on the user's
+    # session. No Origin: not a browser.
     origin = websocket.headers.get("origin")
-    if origin is not None and not origin_allowed(origin, app.state.settings.allowed_origins):
-        await websocket.close(code=CLOSE_POLICY)  # before accept: the handshake gets HTTP 403
+    allowed = app.state.settings.allowed_origins
+    server, host = websocket.scope.get("server"), websocket.headers.get("host")
+    if origin is not None and not browser_allowed(origin, allowed, server, host):
+        message = f"WebSocket connections from the page {origin!r} are not allowed (API_ALLOWED_ORIGINS)"
+        await _refuse(websocket, 403, "ORIGIN_NOT_ALLOWED", message, CLOSE_POLICY)
         return
     if getattr(app.state, "market_data", None) is None:
-        await websocket.close(code=1013)  # starting or stopping
+        await _refuse(websocket, 503, "UNAVAILABLE", "the server is starting or stopping; retry", 1013)
         return
     await Session(websocket, app).run()
+
+
+async def _refuse(websocket: WebSocket, status: int, code: str, message: str, close_code: int) -> None:
+    """Refuse the handshake with an HTTP answer in the API's error shape where the server can send
+    one (the ASGI denial-response extension, which uvicorn has); elsewhere a close before accept,
+    which the server answers with a bare 403."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse(error_body(status, code, message), status))
+    else:
+        await websocket.close(code=close_code)
 
 
 async def start(app: FastAPI) -> None:

@@ -9,41 +9,26 @@ decides, and its refusal codes are passed on.
 
 from __future__ import annotations
 
-import itertools
-import secrets
 from typing import TYPE_CHECKING, Any
 
+from api import order_commands
+from api.order_commands import new_client_order_id
+from api.schemas import AmendOrderByIdIn, CancelAllIn, CancelOrderIn, PlaceOrderIn
 from api.ws.protocol import (
     BAD_REQUEST,
     RATE_LIMITED,
-    Amend,
-    Cancel,
     MassQuote,
-    Place,
     QuoteEntry,
     RequestId,
     WsError,
     fields,
 )
-from api.ws.protocol import CancelAll as CancelAllRequest
 from exchange import commands as cmd
 from exchange.events import OrderChanged
 from exchange.results import CommandResult
 
 if TYPE_CHECKING:
     from api.ws.sessions import Session
-
-QUOTE_ORDER_TYPES = ("post_only", "limit")
-
-
-# Server-made client order ids: a random prefix per process and a counter, so they are unique per
-# account across connections, workers and restarts without a random draw per order.
-_PROCESS_TAG = secrets.token_hex(5)
-_counter = itertools.count(1)
-
-
-def new_client_order_id(prefix: str) -> str:
-    return f"{prefix}-{_PROCESS_TAG}{next(_counter):06x}"
 
 
 def refusal(result: CommandResult) -> WsError:
@@ -80,21 +65,11 @@ async def spend(session: Session, bucket: str, cost: int = 1) -> None:
 
 async def place(session: Session, raw: dict[str, Any], request_id: RequestId) -> Any:
     principal = session.require_scope("trade")
-    request = fields(raw, Place)
+    request = fields(raw, PlaceOrderIn)
     session.protection.check(principal.account_id, session.hub.underlying(request.symbol))
     await spend(session, "orders")
-    client_order_id = request.client_order_id or new_client_order_id("ws")
-    command = cmd.PlaceOrder(
-        timestamp=0,
-        actor_id=principal.account_id,
-        symbol=request.symbol,
-        client_order_id=client_order_id,
-        side=request.side,
-        order_type=request.order_type,
-        price=request.price,
-        quantity=request.quantity,
-        stp=request.stp,
-    )
+    command = order_commands.place_order(principal.account_id, request, "ws")
+    client_order_id = command.client_order_id
 
     def answer(result: CommandResult) -> dict[str, Any]:
         order_id = int(result.data["order_id"])
@@ -113,38 +88,30 @@ async def place(session: Session, raw: dict[str, Any], request_id: RequestId) ->
 
 async def cancel(session: Session, raw: dict[str, Any], request_id: RequestId) -> Any:
     principal = session.require_scope("trade")
-    request = fields(raw, Cancel)
+    request = fields(raw, CancelOrderIn)
     await spend(session, "orders")
-    command = cmd.CancelOrder(timestamp=0, actor_id=principal.account_id, order_id=request.order_id)
+    command = order_commands.cancel_order(principal.account_id, request.order_id)
     return session.submit(request_id, "cancel", command, _order_id_and_seq)
 
 
 async def amend(session: Session, raw: dict[str, Any], request_id: RequestId) -> Any:
     principal = session.require_scope("trade")
-    request = fields(raw, Amend)
+    request = fields(raw, AmendOrderByIdIn)
     if session.protection.any_frozen(principal.account_id):
         # Only then is the order's instrument worth a round trip to the sequencer.
         order = await session.gateway.query("order", request.order_id)
         if order is not None and order["account_id"] == principal.account_id:
             session.protection.check(principal.account_id, session.hub.underlying(order["symbol"]))
     await spend(session, "orders")
-    command = cmd.AmendOrder(
-        timestamp=0,
-        actor_id=principal.account_id,
-        order_id=request.order_id,
-        price=request.price,
-        quantity=request.quantity,
-    )
+    command = order_commands.amend_order(principal.account_id, request.order_id, request)
     return session.submit(request_id, "amend", command, _order_id_and_seq)
 
 
 async def cancel_all(session: Session, raw: dict[str, Any], request_id: RequestId) -> Any:
     principal = session.require_scope("trade")
-    request = fields(raw, CancelAllRequest)
+    request = fields(raw, CancelAllIn)
     await spend(session, "orders")
-    command = cmd.CancelAll(
-        timestamp=0, actor_id=principal.account_id, account_id=principal.account_id, symbol=request.symbol
-    )
+    command = order_commands.cancel_all(principal.account_id, request)
 
     def answer(result: CommandResult) -> dict[str, Any]:
         return {"cancelled": int(result.data.get("cancelled", 0)), "seq": result.seq}
@@ -186,8 +153,6 @@ async def mass_quote(session: Session, raw: dict[str, Any], request_id: RequestI
     sides only pulls the previous quote."""
     principal = session.require_scope("trade")
     request = fields(raw, MassQuote)
-    if request.order_type not in QUOTE_ORDER_TYPES:
-        raise WsError(BAD_REQUEST, f"order_type of a quote is one of {', '.join(QUOTE_ORDER_TYPES)}")
     symbols = [entry.symbol for entry in request.quotes]
     if len(set(symbols)) != len(symbols):
         raise WsError(BAD_REQUEST, "a symbol appears twice in one mass quote")

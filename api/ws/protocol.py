@@ -2,24 +2,26 @@
 codes, message encoding and the book checksum.
 
 Requests are JSON objects with `op` and an optional client `id`; every request gets exactly one
-`{"type": "response", "id", "op", "ok", "result" | "error"}`. Requests are validated here with
-msgspec structs (strict: a price is an integer, never "12" or 12.0), so nothing malformed reaches
-the sequencer.
+`{"type": "response", "id", "op", "ok", "result" | "error"}`. Requests are validated with the REST
+API's strict request models (api/schemas.py `RequestModel`: a price is an integer, never "12",
+true or 12.0; unknown fields are refused); order entry uses the very models of the REST routes, so
+nothing malformed reaches the sequencer and both doors take the same orders.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
+from pydantic import Field, ValidationError
 
-INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-SYMBOL = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-CLIENT_ORDER_ID = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+from api.errors import validation_message
+from api.schemas import MAX_QUANTITY, Contracts, Fen, RequestModel, Symbol
+
 RequestId = str | int | None
-T = TypeVar("T")
+M = TypeVar("M", bound=RequestModel)
 
 CHECKSUM_LEVELS = 10  # levels per side covered by the book checksum
 MAX_DEAD_MAN_MS = 600_000
@@ -37,9 +39,13 @@ ALREADY_AUTHENTICATED = "ALREADY_AUTHENTICATED"
 SCOPE_REQUIRED = "SCOPE_REQUIRED"
 RATE_LIMITED = "RATE_LIMITED"
 MMP_TRIGGERED = "MMP_TRIGGERED"
-UNAVAILABLE = "UNAVAILABLE"
+UNAVAILABLE = "UNAVAILABLE"  # the sequencer is unreachable; nothing was applied
+OUTCOME_UNKNOWN = (
+    "OUTCOME_UNKNOWN"  # a command was handed over, no result came back: it may have been applied
+)
 SLOW_CONSUMER = "SLOW_CONSUMER"
 IDLE_TIMEOUT = "IDLE_TIMEOUT"
+INTERNAL_ERROR = "INTERNAL_ERROR"  # a defect of ours, logged; the request's outcome is unknown
 
 # -- CLOSE CODES --------------------------------------------------------------------------------
 
@@ -62,79 +68,70 @@ class WsError(Exception):
         return {"code": self.code, "message": self.message, **self.extra}
 
 
+def internal_error() -> WsError:
+    """The answer to a request that met a defect of ours (logged with its traceback)."""
+    return WsError(
+        INTERNAL_ERROR,
+        "an internal error of the server (it was logged); whether the request was applied is unknown: "
+        "look it up, or retry an order with the same client order id",
+    )
+
+
 # -- REQUESTS -----------------------------------------------------------------------------------
 
 
-class Subscription(msgspec.Struct):
-    channel: str
-    symbol: SYMBOL | None = None
+class Subscription(RequestModel):
+    channel: Annotated[str, Field(min_length=1, max_length=32)]
+    symbol: Symbol | None = None
 
 
-class Resync(msgspec.Struct):
-    symbol: SYMBOL
+class Resync(RequestModel):
+    symbol: Symbol
 
 
-class Auth(msgspec.Struct):
-    token: str | None = None
-    key: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-    timestamp: str | int | None = None
-    signature: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+class Auth(RequestModel):
+    token: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    key: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    # ms since the epoch, as a JSON integer or a string of at most 16 digits (bounded before
+    # anything converts it)
+    timestamp: (
+        Annotated[str, Field(pattern=r"^[0-9]{1,16}$")] | Annotated[int, Field(ge=0, le=10**16)] | None
+    ) = None
+    signature: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
-class Place(msgspec.Struct):
-    symbol: SYMBOL
-    side: str
-    price: INT64
-    quantity: INT64
-    order_type: str = "limit"
-    stp: str = "cancel_newest"
-    client_order_id: CLIENT_ORDER_ID | None = None
+class QuoteEntry(RequestModel):
+    """One instrument's two-sided quote; a side needs both its price and its quantity."""
+
+    symbol: Symbol
+    bid_price: Fen | None = None
+    bid_quantity: Contracts | None = None
+    ask_price: Fen | None = None
+    ask_quantity: Contracts | None = None
 
 
-class Cancel(msgspec.Struct):
-    order_id: INT64
+class MassQuote(RequestModel):
+    quotes: Annotated[list[QuoteEntry], Field(min_length=1, max_length=MAX_QUOTES)]
+    order_type: Literal["post_only", "limit"] = "post_only"
 
 
-class Amend(msgspec.Struct):
-    order_id: INT64
-    price: INT64
-    quantity: INT64
-
-
-class CancelAll(msgspec.Struct):
-    symbol: SYMBOL | None = None
-
-
-class QuoteEntry(msgspec.Struct):
-    symbol: SYMBOL
-    bid_price: INT64 | None = None
-    bid_quantity: INT64 | None = None
-    ask_price: INT64 | None = None
-    ask_quantity: INT64 | None = None
-
-
-class MassQuote(msgspec.Struct):
-    quotes: Annotated[list[QuoteEntry], msgspec.Meta(min_length=1, max_length=MAX_QUOTES)]
-    order_type: str = "post_only"
-
-
-class CancelOnDisconnect(msgspec.Struct):
+class CancelOnDisconnect(RequestModel):
     enabled: bool
 
 
-class CancelAllAfter(msgspec.Struct):
-    timeout_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_DEAD_MAN_MS)]
+class CancelAllAfter(RequestModel):
+    timeout_ms: Annotated[int, Field(ge=0, le=MAX_DEAD_MAN_MS)]
 
 
-class MmpConfigure(msgspec.Struct):
-    underlying: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    quantity: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
-    interval_ms: Annotated[int, msgspec.Meta(gt=0, le=86_400_000)]
-    frozen_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)]
+class MmpConfigure(RequestModel):
+    underlying: Annotated[str, Field(min_length=1, max_length=200)]
+    quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+    interval_ms: Annotated[int, Field(gt=0, le=86_400_000)]
+    frozen_ms: Annotated[int, Field(ge=0, le=86_400_000)]
 
 
-class MmpReset(msgspec.Struct):
-    underlying: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+class MmpReset(RequestModel):
+    underlying: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 _request_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -146,14 +143,20 @@ def parse_request(text: str) -> dict[str, Any]:
         return _request_decoder.decode(text)
     except msgspec.DecodeError as exc:
         raise WsError(BAD_REQUEST, f"a request is one JSON object: {exc}") from None
+    except RecursionError:
+        raise WsError(BAD_REQUEST, "a request is one JSON object: it is nested too deeply") from None
 
 
-def fields(raw: dict[str, Any], shape: type[T]) -> T:
-    """The request's fields as `shape`; a missing or mistyped field is BAD_REQUEST."""
+ENVELOPE = frozenset(("op", "id"))
+
+
+def fields(raw: dict[str, Any], shape: type[M]) -> M:
+    """The request's fields (all but `op` and `id`) as `shape`, with the REST API's strict
+    validation; a missing, mistyped, out-of-bounds or unknown field is BAD_REQUEST naming it."""
     try:
-        return msgspec.convert(raw, shape)
-    except msgspec.ValidationError as exc:
-        raise WsError(BAD_REQUEST, str(exc)) from None
+        return shape.model_validate({k: v for k, v in raw.items() if k not in ENVELOPE})
+    except ValidationError as exc:
+        raise WsError(BAD_REQUEST, validation_message(exc.errors())) from None
 
 
 # -- MESSAGES -----------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.utils import ClientDisconnected
 
 from api import metrics, security
+from api.credentials import api_key_credential, session_credential
 from api.deps import Principal, lookup_api_key, lookup_session
+from api.errors import unavailable_answer
 from api.gateway import GatewayUnavailable, now_ms
 from api.ws import channels as ch
 from api.ws import order_entry
@@ -45,7 +47,6 @@ from api.ws.protocol import (
     SCOPE_REQUIRED,
     SLOW_CONSUMER,
     UNAUTHENTICATED,
-    UNAVAILABLE,
     UNKNOWN_OP,
     Auth,
     CancelAllAfter,
@@ -59,6 +60,7 @@ from api.ws.protocol import (
     encode,
     error_response,
     fields,
+    internal_error,
     notice,
     parse_request,
     response,
@@ -110,10 +112,13 @@ class Session:
         self.private: set[str] = set()
         # -- authentication --
         self.principal: Principal | None = None
+        self.credential_id: str | None = None  # api/credentials.py: what ends this principal
+        self.expiry: asyncio.TimerHandle | None = None  # a session token's end
         self.challenge: str | None = secrets.token_hex(16)
         self.failed_auths = 0
         # -- order entry and safeguards --
         self.cancel_on_disconnect = False
+        self.cancel_on_disconnect_account: int | None = None
         self.dead_man: asyncio.TimerHandle | None = None
         self.quotes: dict[str, list[int]] = {}  # symbol -> order ids of this connection's quote
         self.quote_lock = asyncio.Lock()  # mass quotes replace each other in arrival order
@@ -296,6 +301,7 @@ class Session:
                 self._draining.cancel()
             tasks = [reader] if self._draining is None else [reader, self._draining]
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._release_credential()
             try:
                 await self._on_disconnect()
             finally:
@@ -343,6 +349,10 @@ class Session:
             self.respond(error_response(request_id, op, error))
         except GatewayUnavailable as exc:
             self.respond(error_response(request_id, op, _unavailable(exc)))
+        except Exception:
+            # Every request gets its one answer, whatever happened.
+            log.exception("op %r failed", op)
+            self.respond(error_response(request_id, op, internal_error()))
         if self._close_after_response is not None:
             self._close(self._close_after_response, flush=True)
 
@@ -352,8 +362,8 @@ class Session:
         self._flush()
         if self.in_flight:
             await asyncio.wait(list(self.in_flight), timeout=DISCONNECT_WAIT_SECONDS)
-        if self.cancel_on_disconnect and self.principal is not None:
-            account_id = self.principal.account_id
+        account_id = self.cancel_on_disconnect_account
+        if self.cancel_on_disconnect and account_id is not None:
             try:
                 await self.gateway.submit(CancelAll(timestamp=0, actor_id=account_id, account_id=account_id))
             except GatewayUnavailable:
@@ -377,6 +387,9 @@ class Session:
                 self.respond(error_response(request_id, op, error))
             except GatewayUnavailable as exc:
                 self.respond(error_response(request_id, op, _unavailable(exc)))
+            except Exception:
+                log.exception("op %r failed", op)
+                self.respond(error_response(request_id, op, internal_error()))
             else:
                 self.respond(response(request_id, op, result))
             finally:
@@ -404,8 +417,12 @@ class Session:
     async def _submit_batch(self, batch: list[tuple[RequestId, str, Command, Answer]]) -> None:
         try:
             results = await self.gateway.submit_many([command for _, _, command, _ in batch])
-        except GatewayUnavailable as exc:
-            error = _unavailable(exc)
+        except Exception as exc:
+            if isinstance(exc, GatewayUnavailable):
+                error = _unavailable(exc)
+            else:
+                log.exception("a batch of %d commands failed", len(batch))
+                error = internal_error()
             for request_id, op, _, _ in batch:
                 self.respond(error_response(request_id, op, error))
                 self._request_answered()
@@ -440,40 +457,81 @@ class Session:
         engine = self.app.state.db_engine
         key_id: str | None = None
         if request.token is not None:
-            account_id = await run_in_threadpool(lookup_session, engine, request.token, now_ms())
-            if account_id is None:
+            live = await run_in_threadpool(lookup_session, engine, request.token, now_ms())
+            if live is None:
                 raise self._refuse_auth("the session token is unknown or expired; log in again")
+            account_id, expires_at = live
             scopes = frozenset(security.SCOPES)
             via = "session"
+            credential_id = session_credential(security.digest(request.token))
         elif request.key is not None and request.timestamp is not None and request.signature is not None:
             timestamp = str(request.timestamp)
-            if not timestamp.isdigit():
-                raise WsError(BAD_REQUEST, "timestamp is milliseconds since the epoch")
+            millis = security.parse_timestamp(timestamp)  # bounded: at most 16 ASCII digits
+            if millis is None:
+                raise WsError(BAD_REQUEST, "timestamp is milliseconds since the epoch, at most 16 digits")
+            if not security.valid_key_id(request.key) or not security.valid_signature(request.signature):
+                raise WsError(BAD_REQUEST, "key is at most 40 characters, signature at most 128 hex")
             window = self.settings.signature_window_ms
-            if abs(int(timestamp) - now_ms()) > window:
+            if abs(millis - now_ms()) > window:
                 raise self._refuse_auth(f"the timestamp is more than {window} ms from the server's clock")
             key = await run_in_threadpool(lookup_api_key, engine, request.key)
             if key is None:
                 raise self._refuse_auth("unknown or revoked API key")
             assert self.challenge is not None
             message = security.ws_challenge_message(self.challenge, timestamp)
-            if not security.signature_matches(key.signing_key_hash, message, request.signature):
+            if not self.app.state.api_keys.matches(key, message, request.signature):
                 raise self._refuse_auth("the signature does not match this connection's challenge")
             account_id = key.account_id
             scopes = frozenset(s for s in key.scopes.split(",") if s)
             key_id = key.key_id
             via = "api_key"
+            credential_id = api_key_credential(key.key_id)
+            expires_at = None
         else:
             raise WsError(BAD_REQUEST, "auth needs a token, or key, timestamp and signature")
         account = await self.gateway.query("account", account_id)
         if account is None:
             raise self._refuse_auth("the account of these credentials no longer exists")
+        if self.closing:
+            return ANSWERED
         self.principal = Principal(account_id, account["role"], scopes, via, key_id)
+        self._hold_credential(credential_id, expires_at)
         self.challenge = None  # one successful authentication per challenge
         self.hub.authenticated(self, account_id)
         if "trade" in scopes:
             self.protection.protect(account_id)
         return {"account_id": account_id, "role": account["role"], "scopes": sorted(scopes), "via": via}
+
+    def _hold_credential(self, credential_id: str, expires_at: int | None) -> None:
+        """Register with the process's CredentialWatch (ended at once when the credential is
+        revoked or logged out, here or on another worker) and, for a session token, end at its
+        expiry."""
+        self.credential_id = credential_id
+        self.app.state.credential_watch.hold(credential_id, self)
+        if expires_at is not None:
+            delay = max(0.0, (expires_at - now_ms()) / 1000)
+            self.expiry = self.loop.call_later(delay, self.credential_ended, "the session expired")
+
+    def _release_credential(self) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
+        if self.credential_id is not None:
+            self.app.state.credential_watch.release(self.credential_id, self)
+            self.credential_id = None
+
+    def credential_ended(self, reason: str) -> None:
+        """The credential this connection authenticated with was revoked, logged out or expired:
+        nothing more is done on it (a request read from now on is refused UNAUTHENTICATED), the
+        client is told, and the connection closes (1008). Orders already submitted are answered
+        by the sequencer as usual; cancel-on-disconnect, if enabled, still runs."""
+        if self.principal is None:
+            return
+        self.principal = None
+        self._release_credential()
+        self._close(
+            CLOSE_POLICY, notice(UNAUTHENTICATED, f"{reason}: log in or authenticate again"), flush=True
+        )
 
     # -- SUBSCRIPTIONS ----------------------------------------------------------------------------
 
@@ -514,8 +572,11 @@ class Session:
     # -- SAFEGUARDS -------------------------------------------------------------------------------
 
     async def _cancel_on_disconnect(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
-        self.require_scope("trade")
+        principal = self.require_scope("trade")
         self.cancel_on_disconnect = fields(raw, CancelOnDisconnect).enabled
+        # Kept apart from the principal: it still runs when the connection ends because its
+        # credential did.
+        self.cancel_on_disconnect_account = principal.account_id
         return {"enabled": self.cancel_on_disconnect}
 
     async def _cancel_all_after(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
@@ -563,8 +624,10 @@ class Session:
         return self.protection.reset(principal.account_id, fields(raw, MmpReset).underlying)
 
 
-def _unavailable(exc: BaseException) -> WsError:
-    return WsError(UNAVAILABLE, str(exc) or "the sequencer is unreachable; nothing was applied")
+def _unavailable(exc: GatewayUnavailable) -> WsError:
+    """UNAVAILABLE (nothing was applied) or OUTCOME_UNKNOWN (it may have been), as over REST."""
+    code, message = unavailable_answer(exc)
+    return WsError(code, message)
 
 
 def _envelope(raw: dict[str, Any]) -> tuple[RequestId, str]:

@@ -52,7 +52,9 @@ log = logging.getLogger("capex.mm_bot")
 
 QUOTES_PER_MESSAGE = 100  # the server takes up to 200 entries in one mass quote
 # Refusals that say "not now, maybe next cycle" rather than "not this side for a while".
-TRANSIENT_REFUSALS = frozenset({"MATCHING_WOULD_CROSS", "RATE_LIMITED", "UNAVAILABLE", "STORE_UNAVAILABLE"})
+TRANSIENT_REFUSALS = frozenset(
+    {"MATCHING_WOULD_CROSS", "RATE_LIMITED", "UNAVAILABLE", "OUTCOME_UNKNOWN", "STORE_UNAVAILABLE"}
+)
 SUMMARY_EVERY_SECONDS = 10.0
 MAX_REFUSAL_BACKOFF = 300.0  # seconds
 

@@ -50,10 +50,13 @@ class ApiKey(Model, kw_only=True):
     label: str = ""
     created_at: int
     revoked_at: int | None = None
+    algorithm: str = "hmac-sha256"  # or "ed25519"
+    public_key: str | None = None  # ed25519: the registered public key, 64 hex
 
 
 class ApiKeyCreated(ApiKey, kw_only=True):
-    secret: str  # shown once: sign requests with SHA-256(secret)
+    # hmac-sha256: shown once, sign requests with SHA-256(secret); ed25519: None (you hold the key)
+    secret: str | None = None
 
 
 # -- INSTRUMENTS ---------------------------------------------------------------------------------
@@ -156,6 +159,10 @@ class IndexSummary(Model, kw_only=True):
     index: str
     price: int
     published_at: int
+    # the next price publishable without confirm_large_move: band_low..band_high (None: no band)
+    band_percent: int = 0
+    band_low: int | None = None
+    band_high: int | None = None
 
 
 class Settlement(Model, kw_only=True):

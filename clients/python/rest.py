@@ -4,10 +4,11 @@ Two ways to authenticate, as the API allows:
 
 - a **session token** (`await client.login(username, password)`, or `token=` if you have one):
   sent as `Authorization: Bearer <token>`; every scope;
-- an **API key** (`api_key=(key_id, secret)`): every request is signed (HMAC-SHA256 over the
-  canonical request, `api.security.canonical_request`; headers `X-Capex-Key`, `-Timestamp`,
-  `-Nonce`, `-Signature`); the key's scopes apply. The signature covers the exact body and query
-  bytes sent, so the client builds both itself before signing.
+- an **API key**: `api_key=(key_id, Ed25519PrivateKey)` (an Ed25519 key, signing.py) or
+  `api_key=(key_id, secret)` (an HMAC key): every request is signed over the canonical request
+  (`api.security.canonical_request`; headers `X-Capex-Key`, `-Timestamp`, `-Nonce`,
+  `-Signature`); the key's scopes apply. The signature covers the exact body and query bytes
+  sent, so the client builds both itself before signing.
 
 Every answer is decoded into a typed model (models.py); a refusal raises
 `CapexError(status, code, message)` with the API's error shape. Money and prices are integers
@@ -27,6 +28,16 @@ import msgspec
 from api import security
 from clients.python import models as m
 from clients.python.errors import CapexError
+from clients.python.retry import with_retries
+from clients.python.signing import (
+    ApiKeyCredentials,
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+    Signer,
+    generate_ed25519_key,
+    public_key_hex,
+    signer_for,
+)
 from clients.python.ws import WsSession
 
 T = TypeVar("T")
@@ -40,9 +51,11 @@ class ApiKeyAuth(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, key_id: str, secret: str) -> None:
-        self.key_id = key_id
-        self._signing_key = security.signing_key(secret)
+    def __init__(self, key_id: str | Signer, secret: str | Ed25519PrivateKey | None = None) -> None:
+        """`ApiKeyAuth(key_id, secret)` (HMAC), `ApiKeyAuth(key_id, private_key)` (Ed25519) or
+        `ApiKeyAuth(signer)`."""
+        self._signer = signer_for(key_id if secret is None else (key_id, secret))  # type: ignore[arg-type]
+        self.key_id = self._signer.key_id
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         timestamp = str(time.time_ns() // 1_000_000)
@@ -58,7 +71,7 @@ class ApiKeyAuth(httpx.Auth):
         request.headers["X-Capex-Key"] = self.key_id
         request.headers["X-Capex-Timestamp"] = timestamp
         request.headers["X-Capex-Nonce"] = nonce
-        request.headers["X-Capex-Signature"] = security.sign(self._signing_key, message)
+        request.headers["X-Capex-Signature"] = self._signer.sign(message)
         yield request
 
 
@@ -87,7 +100,7 @@ class CapexClient:
         base_url: str,
         *,
         token: str | None = None,
-        api_key: tuple[str, str] | None = None,
+        api_key: ApiKeyCredentials | None = None,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -96,7 +109,7 @@ class CapexClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.api_key = api_key
-        auth: httpx.Auth = ApiKeyAuth(*api_key) if api_key is not None else BearerAuth(self)
+        auth: httpx.Auth = ApiKeyAuth(signer_for(api_key)) if api_key is not None else BearerAuth(self)
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, auth=auth, transport=transport
         )
@@ -160,9 +173,27 @@ class CapexClient:
     async def me(self) -> m.Me:
         return await self._get("me", m.Me)
 
-    async def create_api_key(self, scopes: list[str], label: str = "") -> m.ApiKeyCreated:
-        """A new API key (session only); its `secret` is shown once."""
-        return await self._post("api-keys", m.ApiKeyCreated, {"scopes": scopes, "label": label})
+    async def create_api_key(
+        self,
+        scopes: list[str],
+        label: str = "",
+        *,
+        public_key: str | Ed25519PublicKey | Ed25519PrivateKey | None = None,
+    ) -> m.ApiKeyCreated:
+        """A new API key (session only). With `public_key` (64 hex, or a cryptography key): an
+        Ed25519 key, sign with its private key; without: an HMAC key whose `secret` is shown once."""
+        body: dict[str, Any] = {"scopes": scopes, "label": label}
+        if public_key is not None:
+            body["public_key"] = public_key if isinstance(public_key, str) else public_key_hex(public_key)
+        return await self._post("api-keys", m.ApiKeyCreated, body)
+
+    async def create_ed25519_api_key(
+        self, scopes: list[str], label: str = ""
+    ) -> tuple[m.ApiKeyCreated, Ed25519PrivateKey]:
+        """A new key pair, its public key registered (session only): (the key, the private key).
+        Use `api_key=(key.key_id, private_key)`; keep the private key (`signing.private_key_hex`)."""
+        private_key = generate_ed25519_key()
+        return await self.create_api_key(scopes, label, public_key=private_key), private_key
 
     async def api_keys(self) -> list[m.ApiKey]:
         return await self._get("api-keys", list[m.ApiKey])
@@ -235,7 +266,10 @@ class CapexClient:
         client_order_id: str | None = None,
     ) -> m.OrderAck:
         """Price in fen per contract (market: the protection price), quantity in contracts. The
-        client order id is the idempotency key; one is made when absent (`sdk-` + 16 hex)."""
+        client order id is the idempotency key; one is made when absent (`sdk-` + 16 hex). An
+        answer whose outcome is unknown (`OUTCOME_UNKNOWN`, `UNAVAILABLE`, a timeout or a dropped
+        connection) is retried with the same id a few times (clients/python/retry.py): the order
+        is placed at most once."""
         body = {
             "symbol": symbol,
             "client_order_id": client_order_id or "sdk-" + secrets.token_hex(8),
@@ -245,7 +279,7 @@ class CapexClient:
             "quantity": quantity,
             "stp": stp,
         }
-        return await self._post("orders", m.OrderAck, body)
+        return await with_retries(lambda: self._post("orders", m.OrderAck, body))
 
     async def cancel_order(self, order_id: int) -> m.Order:
         return m.convert(await self.request("DELETE", f"orders/{order_id}"), m.Order)
@@ -364,10 +398,16 @@ class CapexClient:
     async def run_expiry(self) -> m.ExpiryResult:
         return await self._post("operator/expiry", m.ExpiryResult, {})
 
-    async def publish_index_price(self, index: str, price: int) -> m.IndexPricePublished:
-        return await self._post(
-            "operator/index-prices", m.IndexPricePublished, {"index": index, "price": price}
-        )
+    async def publish_index_price(
+        self, index: str, price: int, *, confirm_large_move: bool = False
+    ) -> m.IndexPricePublished:
+        """`price` in fen per unit. A price beyond the band around the index's last one
+        (IndexSummary.band_low..band_high) is refused (409 INDEX_PRICE_BAND) unless
+        `confirm_large_move` says the move is intended."""
+        body: dict[str, Any] = {"index": index, "price": price}
+        if confirm_large_move:
+            body["confirm_large_move"] = True
+        return await self._post("operator/index-prices", m.IndexPricePublished, body)
 
     async def deposit(self, account_id: int, amount: int) -> m.BalanceAck:
         return await self._post(

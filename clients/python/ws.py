@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -50,6 +51,8 @@ from clients.python.models import (
     WsAuth,
     convert,
 )
+from clients.python.retry import with_retries
+from clients.python.signing import ApiKeyCredentials, signer_for
 
 log = logging.getLogger("capex.sdk.ws")
 
@@ -76,14 +79,15 @@ class WsSession:
     """One logical session over `/ws` that survives reconnections.
 
     Credentials: `token` (a session token from `POST /api/v1/auth/login`) or `api_key` =
-    (key_id, secret); neither for public market data only. Timeouts in seconds."""
+    (key_id, Ed25519PrivateKey) or (key_id, secret) (signing.py); neither for public market data
+    only. Timeouts in seconds."""
 
     def __init__(
         self,
         url: str,
         *,
         token: str | None = None,
-        api_key: tuple[str, str] | None = None,
+        api_key: ApiKeyCredentials | None = None,
         reconnect: bool = True,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
@@ -97,6 +101,7 @@ class WsSession:
         self.url = ws_url(url)
         self.token = token
         self.api_key = api_key
+        self._signer = signer_for(api_key) if api_key is not None else None
         self.reconnect = reconnect
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -312,19 +317,21 @@ class WsSession:
         client_order_id: str | None = None,
     ) -> PlaceResult:
         """Place an order: price in fen per contract (market: the protection price), quantity in
-        contracts. `client_order_id` is the idempotency key (the server makes one when absent)."""
+        contracts. `client_order_id` is the idempotency key (one is made when absent, `sdk-` + 16
+        hex). An answer whose outcome is unknown (`OUTCOME_UNKNOWN`, `UNAVAILABLE`, no answer in
+        time) is retried with the same id a few times (clients/python/retry.py): the order is
+        placed at most once."""
         fields: dict[str, Any] = {
             "symbol": symbol,
             "side": side,
             "price": price,
             "quantity": quantity,
             "order_type": order_type,
+            "client_order_id": client_order_id or "sdk-" + secrets.token_hex(8),
         }
         if stp is not None:
             fields["stp"] = stp
-        if client_order_id is not None:
-            fields["client_order_id"] = client_order_id
-        return convert(await self.request("place", **fields), PlaceResult)
+        return convert(await with_retries(lambda: self.request("place", **fields)), PlaceResult)
 
     async def cancel(self, order_id: int) -> OrderRef:
         return convert(await self.request("cancel", order_id=order_id), OrderRef)
@@ -491,13 +498,12 @@ class WsSession:
     async def _restore(self) -> None:
         if self.token is not None:
             self.auth = convert(await self._request("auth", {"token": self.token}), WsAuth)
-        elif self.api_key is not None:
-            key_id, secret = self.api_key
+        elif self._signer is not None:
             timestamp = str(_now_ms())
             assert self.welcome is not None
             message = security.ws_challenge_message(self.welcome.challenge, timestamp)
-            signature = security.sign(security.signing_key(secret), message)
-            fields = {"key": key_id, "timestamp": timestamp, "signature": signature}
+            signature = self._signer.sign(message)
+            fields = {"key": self._signer.key_id, "timestamp": timestamp, "signature": signature}
             self.auth = convert(await self._request("auth", fields), WsAuth)
         if self._cancel_on_disconnect:
             await self._request("cancel_on_disconnect", {"enabled": True})

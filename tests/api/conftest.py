@@ -6,13 +6,17 @@ instruments and fund accounts through the gateway (the same path the routes take
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -24,6 +28,7 @@ from api.main import UVICORN_OPTIONS, create_app
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
 
+REPO = Path(__file__).resolve().parents[2]
 DAY = 86_400_000
 # Instruments are listed relative to now: the gateway stamps commands with the wall clock.
 NOW = int(time.time() * 1000)
@@ -197,3 +202,37 @@ def live_server(api_settings: ApiSettings) -> Iterator[LiveServer]:
 @pytest.fixture
 def live_market(live_server: LiveServer) -> Market:
     return Market(live_server.app, live_server.call)
+
+
+@contextlib.contextmanager
+def capex_serve(tmp_path: Path, env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
+    """`python -m api serve --port PORT` as a user starts it, in its own process, until /health
+    answers 200; stopped (SIGTERM, then SIGKILL) afterwards. Its output goes to server.log."""
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api", "serve", "--port", str(port)],
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -285,6 +285,11 @@ def _operator(method: str, path: str, body: Callable[[Matrix], Any] | None = Non
 
 
 _strikes = itertools.count(150)
+_new_accounts = itertools.count(1)
+
+
+def _account_body(m: Matrix) -> dict:
+    return {"username": f"matrix-op-{next(_new_accounts)}", "password": "password-123", "role": "operator"}
 
 
 def _instrument_body(m: Matrix) -> dict:
@@ -351,6 +356,7 @@ ROUTES: list[tuple[str, str, Callable[[Matrix, bool], Call]]] = [
         "trade",
         lambda m, own: _operator("POST", f"/instruments/{m.world.cap}/resume")(m, own),
     ),
+    ("POST /operator/accounts", "trade", _operator("POST", "/operator/accounts", _account_body)),
     ("POST /operator/expiry", "trade", _operator("POST", "/operator/expiry")),
     (
         "POST /operator/index-prices",
@@ -390,6 +396,7 @@ FOREIGN = {
     "POST /instruments",
     "POST /instruments/{symbol}/halt",
     "POST /instruments/{symbol}/resume",
+    "POST /operator/accounts",
     "POST /operator/expiry",
     "POST /operator/index-prices",
     "POST /operator/deposits",

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -146,6 +147,52 @@ def test_incomplete_or_malformed_signing_headers(world: World, key):
     refused(
         world.client.get(f"{API}/me", headers={**headers, "X-Capex-Signature": "00" * 32}), "does not match"
     )
+
+
+# Before the bounds, 5,000 digits with a known key id answered a plain-text 500 (int() refuses more
+# than 4,300 digits) and "²" passed str.isdigit() and then failed int(): every one is a 401 now.
+BAD_TIMESTAMPS = ["9" * 5000, "1" * 17, "-1", "+1793577600000", "1e12", "0x10", " 1", "1_000"]
+
+
+@pytest.mark.parametrize("timestamp", BAD_TIMESTAMPS, ids=lambda t: repr(t)[:12])
+def test_malformed_timestamps_are_401_before_anything_converts_them(world: World, key, timestamp: str):
+    headers = signed_headers(key.key_id, key.secret, "GET", f"{API}/me")
+    refused(
+        world.client.get(f"{API}/me", headers={**headers, "X-Capex-Timestamp": timestamp}), "ms since epoch"
+    )
+
+
+def test_unicode_digit_timestamps_are_401_over_http(live_server, live_market, fast_passwords):
+    """Over a real socket (the test client re-encodes non-ASCII header bytes): the server reads
+    headers as latin-1, so b"\xb2" is "²", which str.isdigit() accepts and int() refuses."""
+    user = live_market.user("unicode", "creator")
+    with httpx.Client(base_url=live_server.base_url, timeout=10) as http:
+        created = http.post(f"{API}/api-keys", json={"scopes": ["read"]}, headers=user.headers)
+        assert created.status_code == 201, created.text
+        key_id, secret = created.json()["key_id"], created.json()["secret"]
+        for timestamp in ("²", "1²", "³", "¹" * 13, "9" * 5000):
+            headers = signed_headers(key_id, secret, "GET", f"{API}/me")
+            headers["X-Capex-Timestamp"] = timestamp.encode("latin-1")  # type: ignore[assignment]
+            refused(http.get(f"{API}/me", headers=headers), "ms since epoch")
+        assert (
+            http.get(f"{API}/me", headers=signed_headers(key_id, secret, "GET", f"{API}/me")).status_code
+            == 200
+        )
+
+
+def test_oversized_signing_headers_are_401(world: World, key):
+    headers = signed_headers(key.key_id, key.secret, "GET", f"{API}/me")
+    for name, value, words in (
+        ("X-Capex-Nonce", "n" * 5000, "8 to 64"),
+        ("X-Capex-Nonce", "nonce with spaces", "8 to 64"),
+        ("X-Capex-Signature", "0" * 5000, "at most 128"),
+        ("X-Capex-Signature", "zz" * 32, "hex"),
+        ("X-Capex-Key", "ak_" + "0" * 5000, "unknown"),
+    ):
+        refused(world.client.get(f"{API}/me", headers={**headers, name: value}), words)
+    # 16 digits is the bound, not an error: it is only far in the future
+    refused(world.client.get(f"{API}/me", headers={**headers, "X-Capex-Timestamp": "9" * 16}), "future-dated")
+    assert world.client.get(f"{API}/me", headers=headers).status_code == 200
 
 
 # -- the worked example of docs/api.md ------------------------------------------------------------

@@ -123,6 +123,32 @@ def test_operator_figures_audit_halt_list_publish_deposit_and_expiry(open_page, 
     expect(row.locator("td.num")).to_have_text(cny(8_120))
     assert exchange.get("/index-prices/INK-BLACK-SPECIAL", limit=1)["prices"][-1]["price"] == 8_120
 
+    # The index price band: the form shows what is allowed without confirmation (the first price
+    # of an index has no band); beyond it the exchange refuses unless the move is confirmed.
+    index = unique("BAND-INDEX")
+    band = page.get_by_test_id("index-band")
+    index_form.locator("input[name=index]").fill(index)
+    expect(band).to_contain_text("first price has no band")
+    index_form.locator("input[name=index_price]").fill("90")
+    page.get_by_test_id("publish-index").click()
+    band_row = page.get_by_test_id("index-table").locator(f"tr[data-key='{index}']")
+    expect(band_row.locator("td.num")).to_have_text(cny(9_000))
+    expect(band_row.locator("td.band")).to_have_text(f"{cny(7_200)} – {cny(10_800)}")
+    expect(band).to_contain_text(f"allowed without confirmation: {cny(7_200)} – {cny(10_800)}")
+    index_form.locator("input[name=index_price]").fill("9000")
+    page.get_by_test_id("publish-index").click()
+    index_messages = page.locator(".card", has=index_form).locator(".form-message")
+    expect(index_messages.locator(".error-code")).to_have_text("409 INDEX_PRICE_BAND")
+    expect(index_messages).to_contain_text("¥9,000.00")
+    expect(index_messages).to_contain_text("moves 9,900% from the last ¥90.00")
+    expect(index_messages).to_contain_text("confirm_large_move")
+    assert exchange.get(f"/index-prices/{index}")["prices"][-1]["price"] == 9_000
+    index_form.locator("input[name=confirm_large_move]").check()
+    page.get_by_test_id("publish-index").click()
+    expect(band_row.locator("td.num")).to_have_text(cny(900_000))
+    expect(index_form.locator("input[name=confirm_large_move]")).not_to_be_checked()
+    assert [p["price"] for p in exchange.get(f"/index-prices/{index}")["prices"]] == [9_000, 900_000]
+
     # Deposit cash into the creator's account.
     available = exchange.get("/portfolio/balances", creator_token)["available"]
     deposit = page.get_by_test_id("deposit-form")

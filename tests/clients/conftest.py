@@ -52,8 +52,14 @@ def list_material_call(
     units: int = 10,
     tick: int = 1,
     days: int = 60,
+    index_price: int | None = None,
 ) -> str:
-    """A material call that trades from now on; the payoff is at most (cap - strike) * units."""
+    """A material call that trades from now on; the payoff is at most (cap - strike) * units.
+
+    An index is known once it has a price: when `index` has none yet, `index_price` (default: the
+    strike, where the call is worth nothing and the fat-finger band is widest) is published first."""
+    if not market.call(market.gateway.query, "index_prices", index):
+        publish_index(market, index, strike if index_price is None else index_price)
     expiry = NOW + days * DAY
     terms = cmd.MaterialCallTerms(
         material=material,

@@ -79,11 +79,17 @@ def test_fat_finger_band_mirrors_the_exchange_rule():
 
 
 def seed(live_market) -> dict[str, str]:
-    """Three instruments the bot can quote two-sided: a material call with an index price, one
-    without, and a capacity option the market maker holds a long of (it writes none)."""
+    """Three instruments the bot can quote two-sided: two material calls with an index price (an
+    index must have a price before a call is listed on it), and a capacity option the market
+    maker holds a long of (it writes none)."""
     ink = list_material_call(live_market, material="special-black-ink", index="INK-TEST")
-    paper = list_material_call(
-        live_market, material="special-art-paper", index="PAPER-TEST", strike=1_500, cap=1_800
+    paper = list_material_call(  # implied value (1600 - 1500) * 10 = 1000 per contract
+        live_market,
+        material="special-art-paper",
+        index="PAPER-TEST",
+        strike=1_500,
+        cap=1_800,
+        index_price=1_600,
     )
     publish_index(live_market, "INK-TEST", 8_500)  # implied value (8500 - 8000) * 10 = 5000 per contract
     cap = live_market.list_capacity_option()
@@ -150,7 +156,7 @@ def test_bot_quotes_two_sided_and_pulls_its_quotes_when_stopped(live_server, liv
             cap_quote = quotes[symbols["cap"]]  # around the last trade; the ask sells the long it holds
             assert (cap_quote["buy"].price, cap_quote["sell"].price) == (498, 502)
             assert cap_quote["sell"].quantity == 3
-            paper_quote = quotes[symbols["paper"]]  # nothing to go by: the default price
+            paper_quote = quotes[symbols["paper"]]  # around its index-implied value, 1000
             assert (paper_quote["buy"].price, paper_quote["sell"].price) == (998, 1_002)
             for symbol, sides in quotes.items():
                 instrument = instruments[symbol]

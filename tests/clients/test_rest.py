@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from clients.python import CapexClient, CapexError
+from clients.python import (
+    CapexClient,
+    CapexError,
+    Ed25519Signer,
+    WsSession,
+    generate_ed25519_key,
+    load_ed25519_key,
+    private_key_hex,
+    public_key_hex,
+)
 from clients.python import models as m
 from tests.clients.conftest import PASSWORD, run
 
@@ -65,6 +74,52 @@ def test_session_login_and_rest_calls(live_server, live_market):
     run(scenario())
 
 
+def test_ed25519_keys_sign_rest_and_websocket(live_server, live_market):
+    """The SDK makes the key pair, registers the public key, signs REST requests and the WebSocket
+    challenge with the private key; HMAC keys (`(key_id, secret)`) go on working beside them."""
+    symbol = live_market.list_capacity_option()
+    live_market.user("edholder", role="market_maker", cash=1_000_000)
+
+    async def scenario():
+        async with CapexClient(live_server.base_url) as web:
+            await web.login("edholder", PASSWORD)
+            created, private_key = await web.create_ed25519_api_key(["read", "trade"], "ed bot")
+            assert (created.algorithm, created.secret) == ("ed25519", None)
+            assert created.public_key == public_key_hex(private_key)
+            stored = load_ed25519_key(private_key_hex(private_key))  # saved and read back
+            reader = await web.create_api_key(["read"], public_key=generate_ed25519_key().public_key())
+            hmac_key = await web.create_api_key(["read"], "hmac")
+            assert hmac_key.algorithm == "hmac-sha256" and hmac_key.secret
+            listed = {k.key_id: (k.algorithm, k.public_key) for k in await web.api_keys()}
+            assert listed[created.key_id] == ("ed25519", created.public_key)
+            assert listed[hmac_key.key_id] == ("hmac-sha256", None)
+
+        async with CapexClient(live_server.base_url, api_key=(created.key_id, stored)) as bot:
+            me = await bot.me()
+            assert (me.via, me.key_id) == ("api_key", created.key_id)
+            ack = await bot.place_order(symbol, "buy", 120, 3)  # a signed body
+            assert [o.order_id for o in await bot.orders(status="open", symbol=symbol)] == [ack.order_id]
+            async with bot.ws() as session:  # the same key signs the challenge
+                assert (session.auth.via, session.auth.scopes) == ("api_key", ["read", "trade"])
+                assert (await session.cancel(ack.order_id)).order_id == ack.order_id
+        async with CapexClient(live_server.base_url, api_key=Ed25519Signer(created.key_id, stored)) as signer:
+            assert (await signer.me()).key_id == created.key_id
+        async with CapexClient(live_server.base_url, api_key=(hmac_key.key_id, hmac_key.secret)) as old:
+            assert (await old.me()).key_id == hmac_key.key_id
+
+        # signed with another private key: refused, over REST and WebSocket
+        wrong = (reader.key_id, generate_ed25519_key())
+        async with CapexClient(live_server.base_url, api_key=wrong) as forger:
+            with pytest.raises(CapexError) as forged:
+                await forger.me()
+            assert (forged.value.status, forged.value.code) == (401, "UNAUTHENTICATED")
+        with pytest.raises(CapexError) as refused:
+            await WsSession(live_server.base_url, api_key=wrong, reconnect=False).connect()
+        assert refused.value.code == "UNAUTHENTICATED"
+
+    run(scenario())
+
+
 def test_api_key_requests_are_signed(live_server, live_market):
     symbol = live_market.list_capacity_option()
     live_market.user("keyholder", role="market_maker", cash=1_000_000)
@@ -102,5 +157,27 @@ def test_api_key_requests_are_signed(live_server, live_market):
             with pytest.raises(CapexError) as gone:
                 await revoked.me()
             assert gone.value.status == 401
+
+    run(scenario())
+
+
+def test_publish_index_price_with_confirm_large_move(live_server, live_market):
+    live_market.user("operator1", role="operator")
+
+    async def scenario():
+        async with CapexClient(live_server.base_url) as client:
+            await client.login("operator1", PASSWORD)
+            first = await client.publish_index_price("INK-SDK", 9_000)  # the first price has no band
+            assert isinstance(first, m.IndexPricePublished) and first.price == 9_000
+            (summary,) = [i for i in await client.index_prices() if i.index == "INK-SDK"]
+            assert (summary.band_percent, summary.band_low, summary.band_high) == (20, 7_200, 10_800)
+            with pytest.raises(CapexError) as refused:
+                await client.publish_index_price("INK-SDK", 900_000)
+            assert (refused.value.status, refused.value.code) == (409, "INDEX_PRICE_BAND")
+            assert "¥9,000.00" in refused.value.message and "confirm_large_move" in refused.value.message
+            confirmed = await client.publish_index_price("INK-SDK", 900_000, confirm_large_move=True)
+            assert confirmed.price == 900_000
+            history = await client.index_history("INK-SDK")
+            assert [p.price for p in history.prices] == [9_000, 900_000]
 
     run(scenario())

@@ -108,7 +108,13 @@ class Market:
             **kw,
         ).data["symbol"]
 
-    def list_mat(self, strike=8000, cap=9600, units=10, expiry=MAT_EXPIRY, window_start=None) -> str:
+    def list_mat(
+        self, strike=8000, cap=9600, units=10, expiry=MAT_EXPIRY, window_start=None, index_price=8000
+    ) -> str:
+        """Lists a material call on INK-BLACK-SPECIAL; an index is known once it has a price, so
+        the system publishes `index_price` first when the index has none yet."""
+        if not self.seq.index_prices("INK-BLACK-SPECIAL"):
+            self.run(c.PublishIndexPrice, index="INK-BLACK-SPECIAL", price=index_price)
         terms = c.MaterialCallTerms(
             material="special-black-ink",
             index="INK-BLACK-SPECIAL",

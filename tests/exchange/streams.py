@@ -69,6 +69,8 @@ def setup_commands() -> list[c.Command]:
                 expiry=w[0] - DAY,
             )
         )
+    # a material call's index must have a published price before the call is listed
+    out.append(c.PublishIndexPrice(timestamp=ts, actor_id=FEED, index="INK", price=8800))
     out.append(
         c.ListInstrument(
             timestamp=ts,
@@ -189,7 +191,14 @@ class StreamGen:
                 timestamp=ts, actor_id=OPERATOR, booking_id=r.randint(1, max(1, max_booking_id))
             )
         if kind < 0.92:
-            return c.PublishIndexPrice(timestamp=ts, actor_id=FEED, index="INK", price=r.randint(7000, 10000))
+            # moves beyond the index price band (20% by default) are refused unless confirmed
+            return c.PublishIndexPrice(
+                timestamp=ts,
+                actor_id=FEED,
+                index="INK",
+                price=r.randint(6000, 12000),
+                confirm_large_move=r.random() < 0.5,
+            )
         if kind < 0.935:
             return c.SetKillSwitch(timestamp=ts, actor_id=actor, account_id=actor, engaged=r.random() < 0.1)
         if kind < 0.96:

@@ -169,6 +169,39 @@ REJECTIONS = {
         lambda m: c.PublishIndexPrice(timestamp=m.tick(), actor_id=m.op, index="I", price=-1),
         R.INVALID_FIELD,
     ),
+    "index price beyond the band": (
+        lambda m: c.PublishIndexPrice(
+            timestamp=m.tick(), actor_id=m.op, index="INK-BLACK-SPECIAL", price=800_000
+        ),
+        R.INDEX_PRICE_BAND,
+    ),
+    "material call on an index never published": (
+        lambda m: c.ListInstrument(
+            timestamp=m.tick(),
+            actor_id=m.op,
+            terms=c.MaterialCallTerms(
+                material="m",
+                index="NO-SUCH-INDEX",
+                strike=1,
+                cap=2,
+                units_per_contract=1,
+                settlement_window_start=T0,
+            ),
+            tick=1,
+            lot=1,
+            min_price=0,
+            max_price=10,
+            trading_start=T0,
+            expiry=MAT_EXPIRY,
+        ),
+        R.UNKNOWN_INDEX,
+    ),
+    "capacity for a window that has ended": (
+        lambda m: c.RegisterCapacity(
+            timestamp=m.tick(), actor_id=m.sup, process="p", window_start=T0 - 7 * DAY, window_end=T0, units=1
+        ),
+        R.INVALID_FIELD,
+    ),
     "transfer swap-less zero": (
         lambda m: c.TransferPosition(
             timestamp=m.tick(), actor_id=m.a, to_account_id=m.b, symbol=m.cap, quantity=0
@@ -466,6 +499,7 @@ def test_halt_resume_and_pending_start(market):
     m.place(t, sym, "buy", 100, 1, expect=R.INSTRUMENT_NOT_TRADING)
     m.run(c.ResumeInstrument, actor=op, symbol=sym)
     m.place(t, sym, "buy", 100, 1)
+    m.run(c.PublishIndexPrice, actor=op, index="PAPER", price=3)
     terms = c.MaterialCallTerms(
         material="paper",
         index="PAPER",

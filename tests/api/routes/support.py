@@ -163,8 +163,17 @@ class World:
         return start, start + 7 * DAY
 
     def list_material_call(
-        self, index: str = "INK-BLACK-SPECIAL", strike: int = 8000, cap: int = 9600
+        self, index: str = "INK-BLACK-SPECIAL", strike: int = 8000, cap: int = 9600, index_price: int = 8000
     ) -> str:
+        """A material call on `index`; an index is known once it has a price, so the operator
+        publishes `index_price` first when the index has none yet."""
+        if not self.client.get(f"{API}/index-prices/{index}").json()["prices"]:
+            published = self.client.post(
+                f"{API}/operator/index-prices",
+                json={"index": index, "price": index_price},
+                headers=self.operator.headers,
+            )
+            assert published.status_code == 201, published.text
         expiry = NOW + 30 * DAY
         body = {
             "terms": {

@@ -14,6 +14,7 @@ def test_create_list_and_revoke(world: World):
     assert response.status_code == 201
     created = response.json()
     assert created["key_id"].startswith("ak_") and created["secret"]
+    assert created["algorithm"] == "hmac-sha256" and created["public_key"] is None
     assert (
         created["scopes"] == ["read", "trade"] and created["label"] == "bot" and created["revoked_at"] is None
     )
@@ -32,7 +33,7 @@ def test_create_list_and_revoke(world: World):
     )
 
 
-def test_the_server_keeps_only_the_digest_of_the_secret(world: World):
+def test_the_server_keeps_the_hmac_key_encrypted(world: World):
     from sqlmodel import Session
 
     from api.tables import ApiKey
@@ -41,8 +42,12 @@ def test_the_server_keeps_only_the_digest_of_the_secret(world: World):
     with Session(world.client.app.state.db_engine) as session:
         row = session.get(ApiKey, key.key_id)
     assert row is not None and row.account_id == world.alice.account_id
-    assert row.signing_key_hash == security.signing_key(key.secret).hex()
-    assert key.secret not in row.signing_key_hash
+    assert row.algorithm == "hmac-sha256" and row.signing_key_hash is None and row.public_key is None
+    hmac_key = security.signing_key(key.secret)
+    assert row.secret_ciphertext and row.encryption_key_id
+    for stored in (row.secret_ciphertext, row.encryption_key_id):
+        assert key.secret not in stored and hmac_key.hex() not in stored
+    assert world.client.app.state.api_keys.hmac_key(row) == hmac_key  # the server key opens it
 
 
 def test_a_key_authenticates_until_revoked(world: World):

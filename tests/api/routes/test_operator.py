@@ -55,10 +55,11 @@ def test_expiry_settles_a_material_call_once(world: World):
         "max_price": 16_000,
         "expiry": expiry,
     }
+    # an index is known once it has a price: publish before listing a call on it
+    assert op(world, "/operator/index-prices", {"index": "PAPER-X", "price": 8000}).status_code == 201
     listed = op(world, "/instruments", body)
     assert listed.status_code == 201, listed.text
     mat = listed.json()["symbol"]
-    assert op(world, "/operator/index-prices", {"index": "PAPER-X", "price": 8000}).status_code == 201
     assert op(world, "/operator/index-prices", {"index": "PAPER-X", "price": 9000}).status_code == 201
     world.rest(world.bob, "sell", 10_000, 2, symbol=mat)
     assert world.place(world.alice, "buy", 10_000, 2, symbol=mat).json()["status"] == "filled"
@@ -125,6 +126,68 @@ def test_index_prices(world: World):
     ):
         assert_error(op(world, "/operator/index-prices", body), 422, "VALIDATION_ERROR")
     assert len(world.client.get(f"{API}/index-prices/INK-CYAN").json()["prices"]) == 1
+
+
+def test_an_index_price_beyond_the_band_needs_confirm_large_move(world: World):
+    # the first price of an index has no band
+    assert op(world, "/operator/index-prices", {"index": "INK-BAND", "price": 9_000}).status_code == 201
+    (summary,) = [i for i in world.client.get(f"{API}/index-prices").json() if i["index"] == "INK-BAND"]
+    assert (summary["band_percent"], summary["band_low"], summary["band_high"]) == (20, 7_200, 10_800)
+    seq = world.client.portal.call(world.client.app.state.gateway.query, "last_seq")
+    refused = op(world, "/operator/index-prices", {"index": "INK-BAND", "price": 900_000})
+    error = assert_error(refused, 409, "INDEX_PRICE_BAND")
+    assert error["message"] == (
+        "index price ¥9,000.00 of INK-BAND moves 9,900% from the last ¥90.00 (band ±20%: ¥72.00 – ¥108.00); "
+        "send confirm_large_move=true if intended"
+    )
+    # refused: journaled (a seq), nothing published
+    assert world.client.portal.call(world.client.app.state.gateway.query, "last_seq") == seq + 1
+    assert [p["price"] for p in world.client.get(f"{API}/index-prices/INK-BAND").json()["prices"]] == [9_000]
+    confirmed = op(
+        world, "/operator/index-prices", {"index": "INK-BAND", "price": 900_000, "confirm_large_move": True}
+    )
+    assert confirmed.status_code == 201 and confirmed.json()["price"] == 900_000
+    (summary,) = [i for i in world.client.get(f"{API}/index-prices").json() if i["index"] == "INK-BAND"]
+    assert (summary["price"], summary["band_low"], summary["band_high"]) == (900_000, 720_000, 1_080_000)
+    body = {"index": "INK-BAND", "price": 1, "confirm_large_move": "perhaps"}
+    assert_error(op(world, "/operator/index-prices", body), 422, "VALIDATION_ERROR")
+    assert world.client.get(f"{API}/operator/audit", headers=world.operator.headers).json()["ok"] is True
+
+
+def test_a_material_call_on_an_unknown_index_is_refused(world: World):
+    body = {
+        "terms": {
+            "kind": "MAT",
+            "material": "special-black-ink",
+            "index": "NO-SUCH-INDEX",
+            "strike": 8000,
+            "cap": 9600,
+            "units_per_contract": 10,
+            "settlement_window_start": now_ms() + DAY,
+        },
+        "tick": 10,
+        "lot": 1,
+        "min_price": 0,
+        "max_price": 16_000,
+        "expiry": now_ms() + 30 * DAY,
+    }
+    error = assert_error(op(world, "/instruments", body), 422, "UNKNOWN_INDEX")
+    assert error["message"].startswith("index 'NO-SUCH-INDEX' is unknown: no price has been published")
+    assert world.client.get(f"{API}/instruments", params={"index": "NO-SUCH-INDEX"}).json() == []
+    assert op(world, "/operator/index-prices", {"index": "NO-SUCH-INDEX", "price": 8_000}).status_code == 201
+    assert op(world, "/instruments", body).status_code == 201
+
+
+def test_capacity_for_a_window_that_has_ended_is_refused(world: World):
+    day = now_ms() // DAY * DAY  # 00:00 UTC today: a window that ended at midnight
+    body = {"process": "sticker-die-cut", "window_start": day - 7 * DAY, "window_end": day, "units": 300}
+    response = world.client.post(f"{API}/capacity", json=body, headers=world.supplier.headers)
+    error = assert_error(response, 422, "INVALID_FIELD")
+    date = time.strftime("%Y-%m-%d 00:00 UTC", time.gmtime(day / 1000))
+    assert error["message"].startswith(f"window_end {date} is not after the exchange's time ")
+    assert error["message"].endswith("the window has ended")
+    capacity = world.client.get(f"{API}/portfolio/capacity", headers=world.supplier.headers).json()
+    assert [c for c in capacity if c["process"] == "sticker-die-cut"] == []
 
 
 def test_deposits_and_withdrawals(world: World):

@@ -39,6 +39,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from api.config import ApiSettings
+from api.key_crypto import new_encryption_key
 from api.redis_gateway import RedisGateway
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
@@ -242,6 +243,8 @@ class Cluster:
                 "API_REDIS_URL": redis_url,
                 "API_REDIS_PREFIX": self.prefix,
                 "API_REDIS_TIMEOUT_SECONDS": str(timeout_seconds),
+                # one server key for every worker, as a deployment sets it (docs/api.md)
+                "API_KEY_ENCRYPTION_KEYS": f"cluster:{new_encryption_key()}",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -4,6 +4,10 @@ connected through the machine's Redis (127.0.0.1:6379) under a key prefix of the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
 import signal
 import sys
 import time
@@ -11,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -174,6 +179,7 @@ def test_a_request_the_sequencer_takes_after_its_deadline_is_never_applied(
     finally:
         cluster.sequencer.signal(signal.SIGCONT)
     assert response.status_code == 503, response.text
+    # The route's first read (the account's role) found no answer: nothing was submitted.
     assert response.json()["error"]["code"] == "UNAVAILABLE"
     assert elapsed < cluster.timeout_seconds + 2.5, elapsed  # bounded: the timeout, plus a loaded machine
     # The sequencer now reads the stale requests first (stream order) and drops them: a query sent
@@ -232,3 +238,128 @@ def test_replies_go_to_the_worker_that_asked_when_workers_write_at_once(
 async def _one_request_each(gateway, commands) -> list:
     """Every command its own request, all in flight at once."""
     return list(await asyncio.gather(*(gateway.submit(command) for command in commands)))
+
+
+@contextlib.contextmanager
+def _ws_auth(url: str, auth: dict) -> Iterator[Any]:
+    """A WebSocket on `url`, authenticated with `auth` (a token, or a key signed over the
+    challenge when `auth` has a `secret`)."""
+    from websockets.sync.client import connect
+
+    with connect(url, open_timeout=10, close_timeout=2) as ws:
+        yield _authenticated(ws, auth)
+
+
+def _authenticated(ws: Any, auth: dict) -> Any:
+    welcome = json.loads(ws.recv(5))
+    fields = dict(auth)
+    secret = fields.pop("secret", None)
+    if secret is not None:
+        stamp = str(int(time.time() * 1000))
+        message = "\n".join((stamp, welcome["challenge"], "GET", "/ws", "", hashlib.sha256(b"").hexdigest()))
+        key = hashlib.sha256(secret.encode()).digest()
+        fields |= {
+            "timestamp": stamp,
+            "signature": hmac.new(key, message.encode(), hashlib.sha256).hexdigest(),
+        }
+    ws.send(json.dumps({"op": "auth", "id": 1, **fields}))
+    answer = json.loads(ws.recv(5))
+    assert answer["ok"], answer
+    return ws
+
+
+def _ended_within(ws: Any, seconds: float) -> tuple[dict, int]:
+    """(the UNAUTHENTICATED notice, the close code) the worker sent, within `seconds`."""
+    from websockets.exceptions import ConnectionClosed
+
+    deadline = time.monotonic() + seconds
+    notice: dict = {}
+    try:
+        while True:
+            message = json.loads(ws.recv(max(0.01, deadline - time.monotonic())))
+            if message.get("type") == "error":
+                notice = message
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None
+        return notice, closed.rcvd.code
+
+
+def test_credentials_ended_on_one_worker_end_the_sockets_held_by_the_other(cluster: Cluster):
+    """Revoking an API key and logging out on worker 0 end, within a second, the WebSockets that
+    authenticated with them on worker 1 (Redis pub/sub, api/credentials.py)."""
+    user = register(cluster.urls[0], "revoke", role="market_maker")
+    created = httpx.post(
+        f"{cluster.urls[0]}/api/v1/api-keys",
+        json={"scopes": ["read", "trade"]},
+        headers=user.headers,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()
+    with (
+        _ws_auth(cluster.ws_urls[1], {"key": key["key_id"], "secret": key["secret"]}) as by_key,
+        _ws_auth(cluster.ws_urls[1], {"token": user.token}) as by_session,
+    ):
+        _end_both(cluster, user, key, by_key, by_session)
+
+
+def _end_both(cluster: Cluster, user: Any, key: dict, by_key: Any, by_session: Any) -> None:
+    started = time.monotonic()
+    revoked = httpx.delete(
+        f"{cluster.urls[0]}/api/v1/api-keys/{key['key_id']}", headers=user.headers, timeout=10
+    )
+    assert revoked.status_code == 200, revoked.text
+    notice, code = _ended_within(by_key, 5.0)
+    assert notice.get("code") == "UNAUTHENTICATED" and "revoked" in notice["message"] and code == 1008
+    assert time.monotonic() - started < 2.0
+
+    out = httpx.post(f"{cluster.urls[0]}/api/v1/auth/logout", headers=user.headers, timeout=10)
+    assert out.status_code == 204
+    notice, code = _ended_within(by_session, 5.0)
+    assert notice.get("code") == "UNAUTHENTICATED" and "logged out" in notice["message"] and code == 1008
+
+
+def test_the_sdk_retries_an_order_whose_outcome_is_unknown_and_places_it_once(
+    cluster: Cluster, admin: Admin, symbol: str
+) -> None:
+    """The sequencer pauses while an order is in flight over the WebSocket: the worker answers
+    OUTCOME_UNKNOWN after its timeout, the SDK retries with the same client order id, the
+    sequencer comes back, and exactly one order exists."""
+    from clients.python import CapexClient
+    from clients.python.errors import CapexError
+
+    dave = register(cluster.urls[1], "dave")
+    admin.deposit(dave.account_id, 100_000)
+    assert cluster.sequencer is not None
+    codes: list[str] = []
+
+    async def scenario():
+        async with CapexClient(cluster.urls[1], token=dave.token) as client, client.ws() as session:
+            original = session.request
+
+            async def watched(op, **fields):
+                try:
+                    return await original(op, **fields)
+                except CapexError as exc:
+                    codes.append(exc.code)
+                    raise
+
+            session.request = watched  # type: ignore[method-assign]  # only to see the retries
+            cluster.sequencer.signal(signal.SIGSTOP)
+            loop = asyncio.get_running_loop()
+            loop.call_later(cluster.timeout_seconds + 0.3, cluster.sequencer.signal, signal.SIGCONT)
+            return await session.place(symbol, "buy", price=105, quantity=1, client_order_id="unknown-1")
+
+    try:
+        ack = asyncio.run(scenario())
+    finally:
+        cluster.sequencer.signal(signal.SIGCONT)
+    assert codes and codes[0] == "OUTCOME_UNKNOWN", codes
+    assert ack.client_order_id == "unknown-1"
+    orders = httpx.get(
+        f"{cluster.urls[0]}/api/v1/orders",
+        params={"status": "all", "client_order_id": "unknown-1"},
+        headers=dave.headers,
+        timeout=10,
+    ).json()
+    assert len(orders) == 1 and orders[0]["order_id"] == ack.order_id

@@ -63,7 +63,15 @@ def list_material_call(
     expiry: int | None = None,
     settlement_window_start: int | None = None,
     material: str = "special-black-ink",
+    index_price: int = 8_000,
 ) -> str:
+    """An index is known once it has a price: the system publishes `index_price` first when
+    `index` has none yet (at the strike, the fat-finger band is as wide as the listing's)."""
+    if not market.call(market.gateway.query, "index_prices", index):
+        published = market.submit(
+            cmd.PublishIndexPrice(timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, index=index, price=index_price)
+        )
+        assert published.ok, published
     expiry = expiry if expiry is not None else NOW + 30 * DAY
     terms = cmd.MaterialCallTerms(
         material=material,
@@ -117,12 +125,16 @@ def place(market: Market, user: User, symbol: str, side: str, price: int, quanti
 
 
 def api_key(market: Market, user: User, scopes: str = "read,trade") -> tuple[str, str]:
-    """(key_id, secret) of a new API key of `user`, stored as the keys route stores it."""
+    """(key_id, secret) of a new API key of `user`, stored as the keys route stores it (the HMAC
+    key encrypted with the app's server key)."""
     key_id, secret = security.new_api_key()
+    kid, ciphertext = market.app.state.api_keys.seal(key_id, security.signing_key(secret))
     row = ApiKey(
         key_id=key_id,
         account_id=user.account_id,
-        signing_key_hash=security.signing_key(secret).hex(),
+        algorithm=security.HMAC_SHA256,
+        secret_ciphertext=ciphertext,
+        encryption_key_id=kid,
         scopes=scopes,
         created_at=int(time.time() * 1000),
     )

@@ -106,6 +106,30 @@ def test_stale_unknown_and_repeated_refusals_close_the_connection(live_server, l
     run(scenario())
 
 
+def test_oversized_or_non_ascii_auth_fields_are_answered_not_dropped(live_server, live_market):
+    """A 5,000-digit timestamp used to reach int() and drop the connection without an answer; "²"
+    passed str.isdigit() and failed int(). Each is a BAD_REQUEST answer now (not counted as a
+    refused attempt), and the connection goes on."""
+    user = live_market.user("maker", "market_maker")
+    key_id, secret = api_key(live_market, user)
+
+    async def scenario() -> None:
+        client = await WsClient.open(live_server)
+        now = str(int(time.time() * 1000))
+        for timestamp in ("9" * 5000, "²", "1²", "١٢٣", "1" * 17, "-1", "1e12", 10**17, -1, 1.5, True):
+            error = await client.error("auth", key=key_id, timestamp=timestamp, signature="00" * 32)
+            assert error["code"] == "BAD_REQUEST", (timestamp, error)
+        for key, signature in (("ak_" + "0" * 5000, "00" * 32), (key_id, "0" * 5000), (key_id, "zz" * 32)):
+            error = await client.error("auth", key=key, timestamp=now, signature=signature)
+            assert error["code"] == "BAD_REQUEST", error
+        assert "server_time" in await client.ok("ping")
+        result = await client.ok("auth", key=key_id, **sign_challenge(secret, client.welcome["challenge"]))
+        assert result["via"] == "api_key"
+        await client.close()
+
+    run(scenario())
+
+
 def test_origin_of_browser_connections_is_checked(live_server):
     async def scenario() -> None:
         allowed = await WsClient.open(live_server, origin="http://127.0.0.1")

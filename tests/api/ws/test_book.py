@@ -182,6 +182,10 @@ def test_hub_starts_while_the_sequencer_is_unreachable_and_loads_later(tmp_path)
         await hub.start()  # the gateway is not running: no exception
         assert not hub.loaded
         await gateway.start()
+        published = await gateway.submit(
+            cmd.PublishIndexPrice(timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, index="INK", price=1)
+        )
+        assert published.ok  # an index is known once it has a price
         terms = cmd.MaterialCallTerms(
             material="ink", index="INK", strike=1, cap=5, units_per_contract=1, settlement_window_start=10**13
         )

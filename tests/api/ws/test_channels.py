@@ -139,7 +139,11 @@ def test_index_channel_with_estimated_and_final_settlement(live_server, live_mar
     index = "INK-BLACK-SPECIAL"
     # Settlement window running: from an hour ago until expiry, 1.5 s from now.
     running = list_material_call(
-        live_market, index=index, expiry=now + 1_500, settlement_window_start=now - 3_600_000
+        live_market,
+        index=index,
+        expiry=now + 1_500,
+        settlement_window_start=now - 3_600_000,
+        index_price=8_400,
     )
     later = list_material_call(live_market, index=index, strike=8_100)  # its window has not started
     # Two prices: the estimate is the TWAP from the first to the latest (one price alone has none).

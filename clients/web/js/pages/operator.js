@@ -25,6 +25,10 @@ export function render(view, ctx) {
   const expiryBox = h("div", { "data-testid": "expiry-result" });
   const marketsBox = h("div", { "data-testid": "markets" });
   const indexBox = h("div", { "data-testid": "index-prices" });
+  // The latest price of each index and its band (GET /index-prices): a price outside
+  // band_low..band_high is refused (INDEX_PRICE_BAND) unless confirm_large_move is sent.
+  let indexSummaries = new Map();
+  let showIndexBand = () => {};
 
   const sections = [h("div", { class: "page-head" }, h("h1", {}, operator ? "Operator" : "Index feed")), messages.element];
   if (operator) {
@@ -305,27 +309,57 @@ export function render(view, ctx) {
     const formMessages = messageArea();
     const index = h("input", { name: "index", list: "known-indexes", placeholder: "INK-BLACK-SPECIAL", autocapitalize: "characters", autocomplete: "off" });
     const price = h("input", { name: "index_price", inputmode: "decimal", placeholder: "CNY per unit" });
+    const confirmMove = h("input", { type: "checkbox", name: "confirm_large_move", "data-testid": "confirm-large-move" });
+    const band = h("p", { class: "muted small index-band", "data-testid": "index-band" });
     const submit = h("button", { type: "submit", class: "primary", "data-testid": "publish-index" }, "Publish");
-    const form = h("form", { class: "inline-form wrap", "data-testid": "index-form" }, field("Index", index), field("Price (CNY per unit)", price), submit, h("datalist", { id: "known-indexes" }));
+    const form = h(
+      "form",
+      { class: "inline-form wrap", "data-testid": "index-form" },
+      field("Index", index),
+      field("Price (CNY per unit)", price),
+      h("label", { class: "check" }, confirmMove, "Confirm a large move"),
+      submit,
+      h("datalist", { id: "known-indexes" }),
+    );
+    showIndexBand = () => replace(band, bandText(index.value.trim()));
+    index.addEventListener("input", showIndexBand);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       run(
         submit,
         formMessages,
         async () => {
-          const result = await api.post("/operator/index-prices", { index: index.value.trim(), price: parseCny(price.value, { label: "price" }) });
+          const body = { index: index.value.trim(), price: parseCny(price.value, { label: "price" }) };
+          if (confirmMove.checked) body.confirm_large_move = true;
+          const result = await api.post("/operator/index-prices", body);
+          confirmMove.checked = false;
           loadIndexes();
           return result;
         },
         (r) => `Published ${r.index} at ${formatCny(r.price)}/unit (${formatTime(r.published_at)}).`,
       );
     });
-    return h("div", {}, form, formMessages.element);
+    return h("div", {}, form, band, formMessages.element);
   }
+
+  function bandText(name) {
+    if (!name) return "";
+    const summary = indexSummaries.get(name);
+    if (!summary) return `${name} has no price yet: its first price has no band.`;
+    if (summary.band_low === null || summary.band_low === undefined) return `${name}: no band, any price is allowed.`;
+    return (
+      `${name}: allowed without confirmation: ${formatCny(summary.band_low)} – ${formatCny(summary.band_high)} ` +
+      `(±${summary.band_percent}% of the last ${formatCny(summary.price)}); beyond it, tick "Confirm a large move".`
+    );
+  }
+
+  const indexBandRange = (i) => (i.band_low === null || i.band_low === undefined ? "no band" : `${formatCny(i.band_low)} – ${formatCny(i.band_high)}`);
 
   async function loadIndexes() {
     try {
       const indexes = await api.get("/index-prices");
+      indexSummaries = new Map(indexes.map((i) => [i.index, i]));
+      showIndexBand();
       const datalist = view.querySelector("#known-indexes");
       if (datalist) replace(datalist, indexes.map((i) => h("option", { value: i.index })));
       replace(
@@ -334,6 +368,7 @@ export function render(view, ctx) {
           [
             { label: "Index", value: (i) => i.index },
             { label: "Latest (per unit)", value: (i) => formatCny(i.price), class: "num" },
+            { label: "Allowed without confirmation", value: indexBandRange, class: "band" },
             { label: "Published", value: (i) => formatTime(i.published_at) },
           ],
           indexes,
