@@ -16,7 +16,7 @@ Where the command goes, by API_MODE:
   exchange's single writer for a moment: run it while no server runs on that database (a running
   embedded server would find its next journal seq taken and refuse every command until restarted).
 - `worker` (scale-out): the command is one more worker: it goes through Redis to the running
-  sequencer process (`python -m api sequencer`), which stays the single writer, so it may run while
+  sequencer process (`capex sequencer`), which stays the single writer, so it may run while
   the servers run; with no sequencer heartbeat it refuses to start.
 
 Errors are one line on stderr and a non-zero status: 1 for a refusal (username taken, bad
@@ -43,7 +43,7 @@ class AdminError(Exception):
     """A refusal told in one line."""
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = commands.add_parser(
         "admin", help="administration: create-operator (see api/admin.py, docs/api.md)"
     )
@@ -86,9 +86,7 @@ async def _sequencer_running(gateway: Gateway) -> None:
     if health.get("redis") != "ok":
         raise AdminError(f"API_MODE=worker: Redis is unreachable ({health.get('redis')})")
     if health.get("sequencer") != "ok":
-        raise AdminError(
-            f"API_MODE=worker: {health.get('sequencer')} (start `python -m api sequencer` first)"
-        )
+        raise AdminError(f"API_MODE=worker: {health.get('sequencer')} (start `capex sequencer` first)")
 
 
 async def create_account(settings: ApiSettings, username: str, password: str, role: str) -> int:

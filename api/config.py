@@ -1,10 +1,15 @@
 """Configuration of the API process, read from environment variables in one settings object.
 
+`ApiSettings` is the one object a process loads (capex/cli.py) and passes down: the API's own
+settings (API_*) and, as its `exchange` section, the exchange core's (`ExchangeSettings`:
+DATABASE_URL, EXCHANGE_*), so the server, the sequencer, the audit and the migrations read the
+database from one field and commit in groups of one size.
+
 Defaults run the embedded mode on one machine with nothing else installed: the API and the
 sequencer in one process, SQLite (exchange.settings.DATABASE_URL), an in-process event bus.
 
 - API_MODE: `embedded` (default) or `worker` (scale-out: this process is one of several API
-  workers; the sequencer runs in its own process, `python -m api sequencer`, and both talk through
+  workers; the sequencer runs in its own process, `capex sequencer`, and both talk through
   Redis at API_REDIS_URL).
 - API_REDIS_URL: `redis://127.0.0.1:6379/0`; used by `worker` mode and by the sequencer process,
   and in embedded mode only when set (shared rate limits).
@@ -14,12 +19,13 @@ sequencer in one process, SQLite (exchange.settings.DATABASE_URL), an in-process
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.accounts import ROLES
+from exchange.settings import ExchangeSettings
 from exchange.settings_support import CommaList
 
 ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+/?$")
@@ -59,10 +65,8 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
     mode: str = Field(default="embedded", pattern="^(embedded|worker)$")
-    database_url: str = Field(
-        default="sqlite:///./var/exchange.db",
-        validation_alias=AliasChoices("DATABASE_URL", "EXCHANGE_DATABASE_URL", "API_DATABASE_URL"),
-    )
+    # The exchange core's section: DATABASE_URL, EXCHANGE_GROUP_COMMIT_SIZE, EXCHANGE_SNAPSHOT_INTERVAL
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     redis_url: str | None = None
     # commands and events streams in Redis (scale-out); one name per shard
     redis_prefix: str = "capex"
@@ -109,9 +113,28 @@ class ApiSettings(BaseSettings):
     # -- SEQUENCER HOST --
     # embedded mode: the sequencer in a child process of its own (a second core; api/process_gateway.py)
     sequencer_process: bool = False
-    command_batch_size: int = 1_000  # commands handed to the durable exchange per group commit
     redis_timeout_seconds: float = 2.0  # worker mode: order entry fails closed (503) after this
 
     @property
     def scale_out(self) -> bool:
         return self.mode == "worker"
+
+    @property
+    def database_url(self) -> str:
+        """The exchange section's: the one database of the server, the sequencer and the audit."""
+        return self.exchange.database_url
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_url_into_the_exchange_section(cls, values: Any) -> Any:
+        """`ApiSettings(database_url=...)` (tests, tools) sets the exchange section's field."""
+        if not isinstance(values, dict) or "database_url" not in values:
+            return values
+        values = dict(values)
+        url = values.pop("database_url")
+        section = values.get("exchange")
+        if isinstance(section, ExchangeSettings):
+            values["exchange"] = section.model_copy(update={"database_url": url})
+        else:
+            values["exchange"] = ExchangeSettings(**{**(section or {}), "database_url": url})
+        return values

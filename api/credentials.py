@@ -17,7 +17,7 @@ in each API process, which open connections hold which credential, and ends them
   credential its connections hold against the database and ends those that are revoked, logged out
   or expired.
 
-What "ended" means for a connection is the holder's business (api/ws/sessions.py: an
+What "ended" means for a connection is the holder's business (api/ws/auth.py: an
 `UNAUTHENTICATED` notice, then the socket closes with 1008).
 
 A credential is named by `credential_id`: `key:<key_id>` for an API key, `session:<digest>` for a
@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -88,7 +88,7 @@ def live_credentials(engine: Engine, credential_ids: Iterable[str], now: int) ->
 class CredentialWatch:
     """Which open connections of this process hold which credential; ends them (see above)."""
 
-    def __init__(self, settings: ApiSettings, engine: Engine, clock_ms) -> None:
+    def __init__(self, settings: ApiSettings, engine: Engine, clock_ms: Callable[[], int]) -> None:
         self.settings = settings
         self.engine = engine
         self.clock_ms = clock_ms
@@ -98,7 +98,7 @@ class CredentialWatch:
         # credential ended (it looked the credential up before, registers after) ends on `hold`.
         self._recently_ended: dict[str, tuple[float, str]] = {}
         self._redis: Redis | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- HOLDERS ---------------------------------------------------------------------------------
 
@@ -215,4 +215,4 @@ class CredentialWatch:
                 await asyncio.sleep(RECONNECT_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # unannotated in redis-py

@@ -9,7 +9,7 @@ from its key's (or account's) rate-limit bucket; every request spends from its I
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -42,11 +42,13 @@ class Principal:
 
 
 def get_settings(request: Request) -> ApiSettings:
-    return request.app.state.settings
+    settings: ApiSettings = request.app.state.settings
+    return settings
 
 
 def get_gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
+    gateway: Gateway = request.app.state.gateway
+    return gateway
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -56,7 +58,8 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 def get_credential_watch(request: Request) -> CredentialWatch:
-    return request.app.state.credential_watch
+    watch: CredentialWatch = request.app.state.credential_watch
+    return watch
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
@@ -91,7 +94,8 @@ async def account_role(request: Request, account_id: int) -> str:
     account = await request.app.state.gateway.query("account", account_id)
     if account is None:
         raise _unauthenticated("the account of these credentials no longer exists")
-    return account["role"]
+    role: str = account["role"]
+    return role
 
 
 async def verify_signed(request: Request, key: ApiKey) -> None:
@@ -181,7 +185,7 @@ def rate_limited(retry_after: float) -> ApiError:
     )
 
 
-def require_scope(scope: str):
+def require_scope(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if scope not in principal.scopes:
             raise ApiError(403, "SCOPE_REQUIRED", f"this API key lacks the {scope!r} scope")

@@ -28,9 +28,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from prometheus_client import Counter
 
 from api import metrics
 from exchange.commands import Command
@@ -38,6 +39,8 @@ from exchange.events import AnyEvent
 from exchange.results import CommandResult, ResultCode
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def now_ms() -> int:
@@ -212,17 +215,18 @@ class StampingWriter:
             self.last_timestamp = command.timestamp
             stamped.append(command)
         try:
-            return self.exchange.submit_batch(stamped)
+            results: list[CommandResult] = self.exchange.submit_batch(stamped)
         except Exception as exc:
             log.exception("the sequencer failed")
             refused = CommandResult(
                 seq=0, code=ResultCode.STORE_UNAVAILABLE, message=f"sequencer failure: {exc}"
             )
             return [refused] * len(stamped)
+        return results
 
 
 @functools.cache
-def command_counter(command_type: str, code: int):
+def command_counter(command_type: str, code: int) -> Counter:
     """The metrics child of a (command type, result code): looked up once, not per command."""
     return metrics.COMMANDS.labels(command_type, ResultCode(code).name)
 
@@ -241,10 +245,10 @@ class _Job:
 
     def __init__(
         self,
-        futures: list[asyncio.Future],
+        futures: list[asyncio.Future[Any]],
         commands: Sequence[Command] = (),
-        call: Callable | None = None,
-    ):
+        call: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.futures = futures
         self.commands = commands
         self.call = call
@@ -310,10 +314,10 @@ class EmbeddedGateway(Gateway):
         record_commands(commands, results, started)
         return results
 
-    async def _call(self, function: Callable[[Any], Any]) -> Any:
+    async def _call(self, function: Callable[[Any], T]) -> T:
         if self._thread is None or self._loop is None:
             raise GatewayUnavailable("the sequencer is not running")
-        future = self._loop.create_future()
+        future: asyncio.Future[T] = self._loop.create_future()
         self._jobs.put(_Job([future], call=function))
         return await future
 
@@ -400,7 +404,7 @@ class EmbeddedGateway(Gateway):
             loop.call_soon_threadsafe(self._publish, batches)
         self._deliver([(future, result, None) for future, result in zip(futures, results, strict=True)])
 
-    def _deliver(self, outcomes: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    def _deliver(self, outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
         """Resolve futures on the event loop, all in one wake-up of the loop."""
 
         def deliver() -> None:

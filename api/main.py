@@ -8,24 +8,27 @@ read engine, start market data; on shutdown, the reverse.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypedDict
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import RequestResponseEndpoint
 
 from api.collector import CollectorPolicy
 from api.config import ApiSettings
 from api.credentials import CredentialWatch
 from api.errors import error_body, install_error_handlers
-from api.gateway import EmbeddedGateway, Gateway, now_ms
+from api.gateway import Gateway, build_gateway, now_ms
 from api.http_transport import HttpProtocol
 from api.key_crypto import ApiKeyVerifier, load_key_encryption, reseal_rows
-from api.rate_limit import MemoryNonceStore, MemoryRateLimiter
+from api.rate_limit import MemoryNonceStore, MemoryRateLimiter, NonceStore, RateLimiter
 from api.ws.transport import WebSocketProtocol
 from exchange.store.database import make_engine
 
@@ -33,7 +36,16 @@ from exchange.store.database import make_engine
 # per-message compression (market-data frames are small; deflate cost ~13 us per message), our
 # WebSocket protocol (api/ws/transport.py: many frames per write, read ahead) and our HTTP protocol
 # (api/http_transport.py: what the parser refuses is answered in the JSON error shape too).
-UVICORN_OPTIONS = {
+
+
+class UvicornOptions(TypedDict):
+    ws_max_size: int
+    ws_per_message_deflate: bool
+    ws: type[WebSocketProtocol]
+    http: type[HttpProtocol]
+
+
+UVICORN_OPTIONS: UvicornOptions = {
     "ws_max_size": 1 << 20,
     "ws_per_message_deflate": False,
     "ws": WebSocketProtocol,
@@ -55,19 +67,7 @@ shape `{"error": {"status", "code", "message"}}`.
 """
 
 
-def build_gateway(settings: ApiSettings) -> Gateway:
-    if settings.scale_out:
-        from api.redis_gateway import RedisGateway
-
-        return RedisGateway(settings)
-    if settings.sequencer_process:
-        from api.process_gateway import ProcessGateway
-
-        return ProcessGateway(settings.database_url, batch_size=settings.command_batch_size)
-    return EmbeddedGateway(settings.database_url, batch_size=settings.command_batch_size)
-
-
-def build_limits(settings: ApiSettings):
+def build_limits(settings: ApiSettings) -> tuple[RateLimiter, NonceStore]:
     """(rate limiter, nonce store): in Redis when configured (shared by workers), else in memory."""
     if settings.redis_url:
         from api.redis_rate_limit import RedisNonceStore, RedisRateLimiter
@@ -94,7 +94,7 @@ def create_app(settings: ApiSettings | None = None, gateway: Gateway | None = No
     settings = settings or ApiSettings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from api import ws
 
         app.state.gateway = gateway or build_gateway(settings)
@@ -132,7 +132,7 @@ def create_app(settings: ApiSettings | None = None, gateway: Gateway | None = No
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def limit_per_ip(request: Request, call_next):
+    async def limit_per_ip(request: Request, call_next: RequestResponseEndpoint) -> Response:
         limiter = getattr(request.app.state, "rate_limiter", None)
         if limiter is not None and request.url.path.startswith("/api/"):
             ip = request.client.host if request.client else "unknown"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from api import metrics
 from api.gateway import (
@@ -44,7 +44,7 @@ from api.sequencer_process import (
     frame,
     reply_decoder,
 )
-from exchange.commands import Command
+from exchange.commands import AnyCommand, Command
 from exchange.results import CommandResult
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,10 @@ class ProcessGateway(Gateway):
         super().__init__()
         self.database_url = database_url
         self.batch_size = batch_size
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task | None = None
-        self._pending: dict[int, asyncio.Future] = {}
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[Any]] = {}
         self._request_ids = itertools.count(1)
         self._published_seq = 0
         self._failure: str | None = "the sequencer process is not running"
@@ -127,7 +127,7 @@ class ProcessGateway(Gateway):
 
     # -- REQUESTS --------------------------------------------------------------------------------
 
-    def _send(self, request: Any) -> asyncio.Future:
+    def _send(self, request: Any) -> asyncio.Future[Any]:
         if self._failure is not None or self._writer is None:
             raise GatewayUnavailable(self._failure or "the sequencer process is not running")
         future = asyncio.get_running_loop().create_future()
@@ -138,7 +138,9 @@ class ProcessGateway(Gateway):
 
     async def submit_many(self, commands: Sequence[Command]) -> list[CommandResult]:
         started = time.perf_counter()
-        future = self._send(Commands(request_id=next(self._request_ids), commands=list(commands)))
+        # every Command is one of AnyCommand, the tagged union the child decodes
+        batch = cast("list[AnyCommand]", list(commands))
+        future = self._send(Commands(request_id=next(self._request_ids), commands=batch))
         try:
             results: list[CommandResult] = await future
         except GatewayUnavailable as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Callable
 
 
 class RateLimiter(abc.ABC):
@@ -33,7 +34,7 @@ def gcra(tat: float, now: float, rate: float, burst: int, cost: int) -> tuple[fl
 
 
 class MemoryRateLimiter(RateLimiter):
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._tat: dict[str, float] = {}
         self._clock = clock
 
@@ -57,7 +58,7 @@ class NonceStore(abc.ABC):
 
 
 class MemoryNonceStore(NonceStore):
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen: dict[str, float] = {}
         self._clock = clock
 

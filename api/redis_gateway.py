@@ -32,7 +32,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -40,6 +40,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import EncodableT, FieldT
 
 from api import metrics
 from api.config import ApiSettings
@@ -109,12 +110,18 @@ def encode_commands(commands: Sequence[Command]) -> bytes:
     return b"[" + b",".join(encode_command(command) for command in commands) + b"]"
 
 
-def decode_commands(data: bytes) -> list[Command]:
+def decode_commands(data: bytes) -> list[AnyCommand]:
     return _commands_decoder.decode(data)
 
 
 def encode(value: Any) -> bytes:
     return _msgpack.encode(value)
+
+
+# The reply of XREAD / XREADGROUP to these clients (RESP2, no decode_responses): [stream key,
+# [(entry id, {field: value}), ...]] pairs. redis-py types the replies of every protocol and
+# decoding setting at once (bytes | str, lists or dicts), so the readers cast to this.
+StreamsReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
 def decode_batches(data: bytes) -> list[EventBatch]:
@@ -189,11 +196,11 @@ class RedisGateway(Gateway):
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         # Requests wait here for the writer task: one pipeline of XADDs per round trip, over one
         # connection, however many requests are in flight.
-        self._outbox: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None]]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[tuple[dict[FieldT, EncodableT], asyncio.Future[None]]] = asyncio.Queue()
         self._delivered_seq: int | None = None
         self._redis: Redis | None = None
         self._blocking: Redis | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         self._replies_reconnecting = False  # the replies reader is waiting to retry Redis
         self._db_engine: Any = None
@@ -266,7 +273,13 @@ class RedisGateway(Gateway):
         future: asyncio.Future[Reply] = loop.create_future()
         self._pending[request_id] = future
         metrics.COMMAND_QUEUE.set(len(self._pending))
-        fields = {"r": request_id, "w": self.reply_key, "d": deadline, "k": kind, "b": body}
+        fields: dict[FieldT, EncodableT] = {
+            "r": request_id,
+            "w": self.reply_key,
+            "d": deadline,
+            "k": kind,
+            "b": body,
+        }
         sent: asyncio.Future[None] = loop.create_future()
         self._outbox.put_nowait((fields, sent))
         # A command that may have reached the stream may have been applied: its failure is
@@ -362,8 +375,9 @@ class RedisGateway(Gateway):
                 item = await self._blocking.blpop([self.reply_key], timeout=REPLIES_BLOCK_SECONDS)
                 if item is None:
                     continue
-                values = [item[1]]
-                more = await self._blocking.lpop(self.reply_key, 1_000)
+                # bytes, and a list when popping with a count (redis-py types str and scalars too)
+                values = [cast(bytes, item[1])]
+                more = cast("list[bytes] | None", await self._blocking.lpop(self.reply_key, 1_000))
                 if more:
                     values.extend(more)
                 for value in values:
@@ -411,7 +425,7 @@ class RedisGateway(Gateway):
                     await self._catch_up()
                     reconnected = False
                 response = await client.xread({key: last_id}, count=100, block=EVENTS_BLOCK_MS)
-                for _key, entries in response or ():
+                for _key, entries in cast("StreamsReply | None", response) or ():
                     for entry_id, fields in entries:
                         last_id = entry_id
                         await self._deliver(decode_batches(fields[b"b"]))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 # -- BOUNDS OF THE API EDGE ---------------------------------------------------------------------
 
 MAX_AMOUNT = 10**15  # fen: 10 trillion CNY; any single amount or price
-MAX_QUANTITY = 10**12  # contracts per order (the sequencer's own cap, exchange/sequencer.py)
+MAX_QUANTITY = 10**12  # contracts per order (the sequencer's own cap, exchange/handlers/orders.py)
 MAX_UNITS = 10**12  # production units
 MAX_UNITS_PER_CONTRACT = 10**6
 MAX_TIME = 4_102_444_800_000  # 2100-01-01T00:00:00Z, ms

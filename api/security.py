@@ -8,12 +8,12 @@
   - `hmac-sha256`: the server makes a secret, shows it once; both sides sign with
     `SHA-256(secret)` as the HMAC key. The server must hold that HMAC key to verify, so it keeps
     it encrypted with a server key that is not in the database (api/key_crypto.py).
-- Request signing over `canonical_request`, headers `X-Capex-Key`, `X-Capex-Timestamp` (ms since
-  epoch), `X-Capex-Nonce`, `X-Capex-Signature` (hex: 32 bytes of HMAC or 64 bytes of Ed25519).
-  Every header is bounded before it is converted (`parse_timestamp`, `valid_nonce`, ...). Refused
-  with 401: a timestamp further than the window from now (stale or future-dated), a nonce seen
-  before within the window (replay), a signature that does not match (tampered), compared in
-  constant time.
+- Request signing over `canonical_request` (wire/signing.py: the contract shared with the SDK),
+  headers `X-Capex-Key`, `X-Capex-Timestamp` (ms since epoch), `X-Capex-Nonce`,
+  `X-Capex-Signature` (hex: 32 bytes of HMAC or 64 bytes of Ed25519). Every header is bounded
+  before it is converted (`parse_timestamp`, `valid_nonce`, ...). Refused with 401: a timestamp
+  further than the window from now (stale or future-dated), a nonce seen before within the window
+  (replay), a signature that does not match (tampered), compared in constant time.
 """
 
 from __future__ import annotations
@@ -28,15 +28,21 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-SCOPES = ("read", "trade", "transfer")
-KEY_HEADER = "x-capex-key"
-TIMESTAMP_HEADER = "x-capex-timestamp"
-NONCE_HEADER = "x-capex-nonce"
-SIGNATURE_HEADER = "x-capex-signature"
+# The signing contract is shared with the SDK (wire/signing.py): the server keeps its names,
+# re-exported explicitly (`X as X`).
+from wire.signing import ALGORITHMS as ALGORITHMS
+from wire.signing import ED25519 as ED25519
+from wire.signing import HMAC_SHA256 as HMAC_SHA256
+from wire.signing import KEY_HEADER as KEY_HEADER
+from wire.signing import NONCE_HEADER as NONCE_HEADER
+from wire.signing import SIGNATURE_HEADER as SIGNATURE_HEADER
+from wire.signing import TIMESTAMP_HEADER as TIMESTAMP_HEADER
+from wire.signing import canonical_request as canonical_request
+from wire.signing import sign as sign
+from wire.signing import signing_key as signing_key
+from wire.signing import ws_challenge_message as ws_challenge_message
 
-HMAC_SHA256 = "hmac-sha256"
-ED25519 = "ed25519"
-ALGORITHMS = (HMAC_SHA256, ED25519)
+SCOPES = ("read", "trade", "transfer")
 
 # Bounds of the signing fields, checked before anything converts them (a 5,000-digit timestamp
 # must not reach int(); str.isdigit() also accepts digits like "²" that int() refuses).
@@ -74,23 +80,6 @@ def digest(value: str) -> str:
 def new_api_key() -> tuple[str, str]:
     """(key_id, secret)."""
     return "ak_" + secrets.token_hex(8), secrets.token_urlsafe(32)
-
-
-def signing_key(secret: str) -> bytes:
-    """The HMAC key of an `hmac-sha256` API key: what the client derives from its secret; the
-    server keeps it encrypted (api/key_crypto.py)."""
-    return hashlib.sha256(secret.encode()).digest()
-
-
-def canonical_request(timestamp: str, nonce: str, method: str, path: str, query: str, body: bytes) -> bytes:
-    """The signed text: timestamp, nonce, upper-case method, path, raw query string (as sent, without
-    `?`), hex SHA-256 of the raw body; joined by newlines."""
-    body_hash = hashlib.sha256(body).hexdigest()
-    return "\n".join((timestamp, nonce, method.upper(), path, query, body_hash)).encode()
-
-
-def sign(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def signature_matches(signing_key_hex: str, message: bytes, signature: str) -> bool:
@@ -189,9 +178,3 @@ def parse_ed25519_public_key(text: str) -> bytes:
     if point == (0, 1):  # 8 * key is the neutral element
         raise ValueError("not a usable Ed25519 public key: a point of small order")
     return raw
-
-
-def ws_challenge_message(challenge: str, timestamp: str) -> bytes:
-    """What a WebSocket client signs to authenticate with an API key: the request form of
-    `GET /ws` with the server's challenge as the nonce and an empty body."""
-    return canonical_request(timestamp, challenge, "GET", "/ws", "", b"")

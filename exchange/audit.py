@@ -16,14 +16,15 @@
   out its whole escrow; the `exchange:escrow` ledger balance equals the escrow still held by
   bookings (escrow_total - released - refunded, summed).
 
-`python -m exchange audit [--database-url URL]` prints them and exits 1 on any breach. The
-sequencer's in-memory invariants are `exchange.invariants.audit(sequencer)` (`Sequencer.audit()`).
+`capex audit [--database-url URL]` (`run_audit`) prints them and exits 1 on any breach. The
+sequencer's in-memory invariants are exchange/invariants.py's (`Sequencer.audit()`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from exchange.instruments import CAPACITY_SWAP
 from exchange.store.database import make_reader_engine
 
 ESCROW = "exchange:escrow"
@@ -121,8 +122,9 @@ def audit_connection(connection: Connection) -> list[str]:
         text(
             "SELECT p.account_id, p.symbol, p.position FROM positions p"
             " JOIN instruments i ON i.symbol = p.symbol"
-            " WHERE i.kind = 'SWP' AND p.position <> 0 ORDER BY p.account_id LIMIT 50"
-        )
+            " WHERE i.kind = :swap AND p.position <> 0 ORDER BY p.account_id LIMIT 50"
+        ),
+        {"swap": CAPACITY_SWAP.value},
     ):
         breaches.append(f"positions: account {account_id} holds {position} of swap {symbol} (must stay 0)")
 
@@ -178,3 +180,32 @@ def audit_database(url: str) -> list[str]:
             return audit_connection(connection)
     finally:
         engine.dispose()
+
+
+def run_audit(url: str) -> int:
+    """`capex audit`: the breaches on stdout, one line each; 0 when there is none, 1 on a breach, 2
+    when the database cannot be read (one line on stderr, no traceback)."""
+    import sys
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from exchange.store.database import normalize_url
+
+    try:
+        breaches = audit_database(normalize_url(url))
+    except SQLAlchemyError as exc:
+        first_line = str(exc).splitlines()[0]
+        hint = (
+            " (no exchange schema here: start the exchange once, or pass --database-url)"
+            if "journal" in first_line
+            else ""
+        )
+        print(f"audit: cannot read the database {url}: {first_line}{hint}", file=sys.stderr)
+        return 2
+    if breaches:
+        for breach in breaches:
+            print(f"BREACH {breach}")
+        print(f"audit: {len(breaches)} breach(es)", file=sys.stderr)
+        return 1
+    print("audit: ok")
+    return 0

@@ -15,14 +15,14 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True):
     maker_fee: int = 5  # fen per contract, paid by the maker (negative: a rebate)
     booking_grace_ms: int = 7 * 24 * 3600 * 1000  # auto-confirm delivery after window_end + this
     booking_confirm_release_percent: int = 30  # escrow released to the supplier on confirmation
-    # Fat-finger band (sequencer.py `_check_fat_finger`): an order price may differ from the
+    # Fat-finger band (handlers/orders.py `fat_finger_band`): an order price may differ from the
     # reference by at most this percent of it, or by fat_finger_min_ticks ticks if that is more.
     # 0 percent turns the band off.
     fat_finger_percent: int = 50
     fat_finger_min_ticks: int = 10
-    # Index price band (sequencer.py `_publish_index_price`): a published index price may differ
-    # from the index's last published price by at most this percent of it, unless the command sets
-    # confirm_large_move. The first price of an index has no band. 0 percent turns the band off.
+    # Index price band (handlers/instruments.py `publish_index_price`): a published index price may
+    # differ from the index's last published price by at most this percent of it, unless the command
+    # sets confirm_large_move. The first price of an index has no band. 0 percent turns the band off.
     index_price_band_percent: int = 20
 
     def __post_init__(self) -> None:

@@ -47,7 +47,7 @@ class LedgerPosting(Event, frozen=True, kw_only=True, tag=True):
 
 class InstrumentListed(Event, frozen=True, kw_only=True, tag=True):
     symbol: str
-    kind: str  # "CAP" | "MAT" | "SWP"
+    kind: str  # an instruments.InstrumentKind: "CAP" | "MAT" | "SWP"
     terms_json: str  # the listing's terms as JSON (commands.InstrumentTerms)
     tick: int
     lot: int

@@ -44,6 +44,15 @@ def price_band(last: int, percent: int) -> tuple[int, int]:
     return -(-last * (100 - percent) // 100) if percent < 100 else 0, last * (100 + percent) // 100
 
 
+def publishable_band(points: list[tuple[int, int]] | None, percent: int) -> tuple[int, int] | None:
+    """(lowest, highest) price publishable without confirm_large_move after `points` (an index's
+    prices so far): `price_band` of the last one. None when any price is: no price yet (the first
+    publication has no band) or the band is off (0 percent)."""
+    if not points or not percent:
+        return None
+    return price_band(points[-1][1], percent)
+
+
 def format_cny(fen: int) -> str:
     """Fen as CNY for people: 900000 -> "¥9,000.00"."""
     sign = "-" if fen < 0 else ""

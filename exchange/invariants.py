@@ -1,4 +1,5 @@
-"""In-memory invariants of the sequencer's state; `audit(sequencer)` lists every breach (empty: OK).
+"""In-memory invariants of the sequencer's state; `audit(...)` (`Sequencer.audit()`) lists every breach
+(empty: OK).
 
 Checked: the ledger sums to zero and `exchange:settlement` is empty between commands; escrow equals
 the unreleased escrow of the bookings; nothing is negative (cash, locks, positions of non-writers,
@@ -13,18 +14,22 @@ integrity check.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from exchange.accounts import Role
-from exchange.instruments import Status
+from exchange.books import OrderBook
+from exchange.instruments import CAPACITY_OPTION, CAPACITY_SWAP, MATERIAL_CALL, Status
 from exchange.ledger import ESCROW, FEES, SETTLEMENT
-
-if TYPE_CHECKING:
-    from exchange.sequencer import Sequencer
+from exchange.state import Order, Position, State
 
 
-def audit(seq: Sequencer) -> list[str]:
-    state = seq.state
+def audit(
+    state: State,
+    books: Mapping[str, OrderBook],
+    open_orders_by_account: Mapping[int, dict[int, Order]],
+    positions_by_account: Mapping[int, dict[str, Position]],
+) -> list[str]:
+    """Every breach, one line each, of the sequencer's state, its books and its two indexes."""
     errors: list[str] = []
     err = errors.append
     accounts = state.accounts
@@ -55,18 +60,18 @@ def audit(seq: Sequencer) -> list[str]:
             err(f"order {oid} quantity {o.quantity} < open + filled")
         if o.status not in ("open", "partially_filled"):
             err(f"order {oid} is open with status {o.status}")
-        if seq._open_by_account.get(o.account_id, {}).get(oid) is not o:
+        if open_orders_by_account.get(o.account_id, {}).get(oid) is not o:
             err(f"order {oid} missing from its account's index")
         expected_locked[o.account_id] += o.lock_per * o.open_quantity
         if o.reserve_symbol:
             expected_reserved[(o.account_id, o.reserve_symbol)] += o.open_quantity
         orders_per_symbol[o.symbol] += 1
-        rested = seq._books[o.symbol].order(oid)
+        rested = books[o.symbol].order(oid)
         if rested is None:
             err(f"order {oid} is not in the book")
         elif rested[1] != o.account_id or rested[3] != o.price or rested[4] != o.open_quantity:
             err(f"order {oid} differs from the book: {rested}")
-    if sum(len(v) for v in seq._open_by_account.values()) != len(state.orders):
+    if sum(len(v) for v in open_orders_by_account.values()) != len(state.orders):
         err("the open-order index holds closed orders")
 
     expected_cap_locked: dict[str, int] = defaultdict(int)
@@ -75,7 +80,7 @@ def audit(seq: Sequencer) -> list[str]:
         net = 0
         for aid, pos in by_account.items():
             net += pos.position
-            if seq._positions_by_account.get(aid, {}).get(symbol) is not pos:
+            if positions_by_account.get(aid, {}).get(symbol) is not pos:
                 err(f"position {aid}/{symbol} missing from the account index")
             if pos.reserved < 0:
                 err(f"position {aid}/{symbol} reserved {pos.reserved} < 0")
@@ -84,23 +89,23 @@ def audit(seq: Sequencer) -> list[str]:
             if pos.cover != max(0, pos.reserved - pos.position):
                 err(f"position {aid}/{symbol} cover {pos.cover} != max(0, reserved - position)")
             if pos.position < 0:
-                if inst.kind == "SWP":
+                if inst.kind == CAPACITY_SWAP:
                     err(f"swap position {aid}/{symbol} is {pos.position}")
-                if inst.kind == "CAP" and accounts[aid].role != Role.SUPPLIER:
+                if inst.kind == CAPACITY_OPTION and accounts[aid].role != Role.SUPPLIER:
                     err(f"non-supplier {aid} is short {symbol}")
-            if inst.kind == "SWP" and pos.position:
+            if inst.kind == CAPACITY_SWAP and pos.position:
                 err(f"swap position {aid}/{symbol} is {pos.position}")
             if inst.status == Status.SETTLED and (pos.position or pos.reserved or pos.cover):
                 err(f"settled {symbol} still has a position for {aid}")
-            if inst.kind == "MAT":
+            if inst.kind == MATERIAL_CALL:
                 expected_locked[aid] += pos.cover * inst.collateral_per_contract
-            elif inst.kind == "CAP" and pos.cover:
+            elif inst.kind == CAPACITY_OPTION and pos.cover:
                 expected_cap_locked[f"{aid}|{inst.capacity_key}"] += pos.cover * inst.collateral_per_contract
         if net:
             err(f"open interest of {symbol} does not balance: net {net}")
-    for key, qty in expected_reserved.items():
+    for (aid, symbol), qty in expected_reserved.items():
         if qty:
-            err(f"orders reserve {qty} of {key} without a position")
+            err(f"orders reserve {qty} of {(aid, symbol)} without a position")
 
     for aid, a in accounts.items():
         if a.available < 0 or a.locked < 0:
@@ -122,7 +127,7 @@ def audit(seq: Sequencer) -> list[str]:
         if units:
             err(f"capacity {key} missing for {units} units")
 
-    for symbol, book in seq._books.items():
+    for symbol, book in books.items():
         expected = orders_per_symbol.get(symbol, 0)
         if book.order_count != expected:
             err(f"book {symbol} holds {book.order_count} orders, the sequencer {expected}")

@@ -12,7 +12,9 @@ Sign convention: a posting moves `amount` out of the debit account into the cred
 from __future__ import annotations
 
 from exchange.accounts import Account
+from exchange.effects import Effects
 from exchange.events import LedgerPosting
+from exchange.state import State
 
 FEES = "exchange:fees"
 ESCROW = "exchange:escrow"
@@ -39,40 +41,50 @@ def _names(account_id: int) -> tuple[str, str]:
     return names
 
 
-class LedgerMixin:
-    """Posting primitives of the sequencer. They only append postings and mark accounts dirty; the
-    sequencer emits one BalanceChanged per dirty account at the end of the command."""
+class Ledger:
+    """The posting primitives. Each moves cash on the accounts (or `State.system_balances`),
+    appends one LedgerPosting to the command's events and marks the user accounts it touched, for
+    which the sequencer emits one BalanceChanged each at the end of the command. Amounts in fen;
+    a zero amount posts nothing. The callers check that nothing goes negative."""
 
-    def _post(self, debit: str, credit: str, amount: int, memo: str) -> None:
-        state = self.state
+    __slots__ = ("_state", "_effects", "_dirty_accounts")
+
+    def __init__(self, state: State, effects: Effects) -> None:
+        self._state = state
+        self._effects = effects
+        self._dirty_accounts = effects.dirty_accounts
+
+    def post(self, debit: str, credit: str, amount: int, memo: str) -> None:
+        """Record a movement of `amount` from `debit` to `credit` (the balances are the caller's)."""
+        state = self._state
         pid = state.next_posting_id
         state.next_posting_id = pid + 1
-        self._events.append(
+        self._effects.events.append(
             LedgerPosting(
                 posting_id=pid, debit_account=debit, credit_account=credit, amount=amount, memo=memo
             )
         )
 
-    def _lock(self, account: Account, amount: int, memo: str) -> None:
+    def lock(self, account: Account, amount: int, memo: str) -> None:
         """available -> locked"""
         if amount:
             account.available -= amount
             account.locked += amount
             self._dirty_accounts[account.account_id] = account
             names = _names(account.account_id)
-            self._post(names[0], names[1], amount, memo)
+            self.post(names[0], names[1], amount, memo)
 
-    def _release(self, account: Account, amount: int, memo: str) -> None:
+    def release(self, account: Account, amount: int, memo: str) -> None:
         """locked -> available"""
         if amount:
             account.locked -= amount
             account.available += amount
             self._dirty_accounts[account.account_id] = account
             names = _names(account.account_id)
-            self._post(names[1], names[0], amount, memo)
+            self.post(names[1], names[0], amount, memo)
 
-    def _user_to_user(self, src: Account, src_part: int, dst: Account, amount: int, memo: str) -> None:
-        """src (available or locked) -> dst available"""
+    def user_to_user(self, src: Account, src_part: int, dst: Account, amount: int, memo: str) -> None:
+        """src (AVAILABLE or LOCKED) -> dst available"""
         if amount:
             if src_part:
                 src.locked -= amount
@@ -81,23 +93,25 @@ class LedgerMixin:
             dst.available += amount
             self._dirty_accounts[src.account_id] = src
             self._dirty_accounts[dst.account_id] = dst
-            self._post(_names(src.account_id)[src_part], _names(dst.account_id)[AVAILABLE], amount, memo)
+            self.post(_names(src.account_id)[src_part], _names(dst.account_id)[AVAILABLE], amount, memo)
 
-    def _user_to_system(self, src: Account, src_part: int, system: str, amount: int, memo: str) -> None:
+    def user_to_system(self, src: Account, src_part: int, system: str, amount: int, memo: str) -> None:
+        """src (AVAILABLE or LOCKED) -> one of SYSTEM_LEDGER_ACCOUNTS"""
         if amount:
             if src_part:
                 src.locked -= amount
             else:
                 src.available -= amount
-            balances = self.state.system_balances
+            balances = self._state.system_balances
             balances[system] = balances.get(system, 0) + amount
             self._dirty_accounts[src.account_id] = src
-            self._post(_names(src.account_id)[src_part], system, amount, memo)
+            self.post(_names(src.account_id)[src_part], system, amount, memo)
 
-    def _system_to_user(self, system: str, dst: Account, amount: int, memo: str) -> None:
+    def system_to_user(self, system: str, dst: Account, amount: int, memo: str) -> None:
+        """one of SYSTEM_LEDGER_ACCOUNTS -> dst available"""
         if amount:
-            balances = self.state.system_balances
+            balances = self._state.system_balances
             balances[system] = balances.get(system, 0) - amount
             dst.available += amount
             self._dirty_accounts[dst.account_id] = dst
-            self._post(system, _names(dst.account_id)[AVAILABLE], amount, memo)
+            self.post(system, _names(dst.account_id)[AVAILABLE], amount, memo)

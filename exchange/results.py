@@ -34,7 +34,7 @@ class ResultCode(IntEnum):
     INSUFFICIENT_CAPACITY = 2002
     INSUFFICIENT_POSITION = 2003
     KILL_SWITCH_ENGAGED = 2004
-    FAT_FINGER = 2005  # price outside the band around the reference price (sequencer._fat_finger_band)
+    FAT_FINGER = 2005  # price outside the band around the reference price (OrderHandlers.fat_finger_band)
     INDEX_PRICE_BAND = 2006  # index price outside the band around the last one, not confirmed
 
     # 3000-3999 matching: 3000 + matching_engine.codes.RejectReason
@@ -85,3 +85,12 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     @property
     def code_name(self) -> str:
         return ResultCode(self.code).name
+
+
+class Reject(Exception):
+    """A command is refused with `code`; raised before anything is mutated."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -39,7 +39,7 @@ from exchange.settings import ExchangeSettings
 from exchange.store import SnapshotCorruptError, Store, StoredSnapshot, StoreUnavailableError
 
 if TYPE_CHECKING:
-    from exchange.sequencer import SnapshotInSteps
+    from exchange.snapshot import SnapshotInSteps
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class DurableExchange:
         self._unavailable: str | None = None
         self.replayed = 0  # commands replayed from the journal on open
         self.sequencer = self._recover()
-        self._durable_seq = self.sequencer.last_seq
+        self._durable_seq: int = self.sequencer.last_seq
         self._snapshot_seq = self._snapshot_seq_on_open  # of the last snapshot taken
         self._saved_snapshot_seq = self._snapshot_seq_on_open
         self._encoding: SnapshotInSteps | None = None  # taken, not encoded yet

@@ -2,9 +2,10 @@
 
 Defaults run on one machine with nothing else installed: a SQLite file under ./var.
 
-- DATABASE_URL (or EXCHANGE_DATABASE_URL): `sqlite:///./var/exchange.db` by default;
+- DATABASE_URL (or EXCHANGE_DATABASE_URL, API_DATABASE_URL): `sqlite:///./var/exchange.db` by default;
   `postgresql+psycopg://user@host:5432/db` (or `postgresql://...`) for PostgreSQL.
-- EXCHANGE_GROUP_COMMIT_SIZE: the most commands committed in one transaction.
+- EXCHANGE_GROUP_COMMIT_SIZE: the most commands committed in one transaction (the sequencer's
+  group commit, in every deployment).
 - EXCHANGE_SNAPSHOT_INTERVAL: a snapshot of the sequencer's state is saved after at least this
   many journaled commands since the last one (0 disables snapshots).
 """
@@ -20,7 +21,7 @@ class ExchangeSettings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///./var/exchange.db",
-        validation_alias=AliasChoices("DATABASE_URL", "EXCHANGE_DATABASE_URL"),
+        validation_alias=AliasChoices("DATABASE_URL", "EXCHANGE_DATABASE_URL", "API_DATABASE_URL"),
     )
     group_commit_size: int = Field(default=1000, ge=1)
     snapshot_interval: int = Field(default=100_000, ge=0)

@@ -154,8 +154,8 @@ def describe_settings_error(exc: Exception, settings_cls: type[BaseSettings]) ->
     if isinstance(exc, SettingsError) and match and match.group(1) in fields:
         name = match.group(1)
         variable = env_name(settings_cls, name)
-        got = next((v for k, v in os.environ.items() if k.upper() == variable), None)
-        return [f"{variable}: expected {expected_format(fields[name])}, got {got!r}"]
+        value = next((v for k, v in os.environ.items() if k.upper() == variable), None)
+        return [f"{variable}: expected {expected_format(fields[name])}, got {value!r}"]
     return [str(exc).splitlines()[0] if str(exc) else type(exc).__name__]
 
 

@@ -14,13 +14,19 @@ limit.
 
 from __future__ import annotations
 
-from exchange.events import BookLevelChanged, OrderChanged, TradeExecuted
-from exchange.instruments import Instrument
-from exchange.ledger import FEES
-from exchange.state import Order
-from matching_engine.codes import CancelReason, EventKind, Side
+from collections.abc import Sequence
 
-SIDE_NAMES = ("buy", "sell")
+from exchange.commands import CapacitySwapTerms
+from exchange.config import ExchangeConfig
+from exchange.effects import Effects
+from exchange.events import BookLevelChanged, TradeExecuted
+from exchange.instruments import Instrument
+from exchange.ledger import AVAILABLE, FEES, Ledger
+from exchange.risk import Risk
+from exchange.state import SIDE_NAMES, Order, State
+from matching_engine.codes import CancelReason, EventKind, Side
+from matching_engine.events import BookEvent
+
 CANCEL_REASON_NAMES = {int(r): r.name.lower() for r in CancelReason}
 _FILL = int(EventKind.FILL)
 _CANCELLED = int(EventKind.CANCELLED)
@@ -29,30 +35,45 @@ _REJECTED = int(EventKind.REJECTED)
 _BUY = int(Side.BUY)
 
 
-def order_event(o: Order) -> OrderChanged:
-    return OrderChanged(
-        order_id=o.order_id,
-        client_order_id=o.client_order_id,
-        account_id=o.account_id,
-        symbol=o.symbol,
-        side=SIDE_NAMES[o.side],
-        order_type=o.order_type,
-        price=o.price,
-        quantity=o.quantity,
-        open_quantity=o.open_quantity,
-        filled_quantity=o.filled_quantity,
-        status=o.status,
-        cancel_reason=o.cancel_reason,
-        created_at=o.created_at,
-        updated_at=o.updated_at,
+class Settlement:
+    """Turns a book's events into the exchange's: fills move cash (ledger) and positions (risk),
+    cancels release what the order held, level changes become market data. Closes orders: removes
+    them from `State.orders` and from the open-order index it is given (account id -> order id ->
+    Order), which the order handlers fill."""
+
+    __slots__ = (
+        "_state",
+        "_taker_fee",
+        "_maker_fee",
+        "_effects",
+        "_dirty_orders",
+        "_open_orders_by_account",
+        "_ledger",
+        "_risk",
     )
 
+    def __init__(
+        self,
+        state: State,
+        config: ExchangeConfig,
+        effects: Effects,
+        ledger: Ledger,
+        risk: Risk,
+        open_orders_by_account: dict[int, dict[int, Order]],
+    ) -> None:
+        self._state = state
+        self._taker_fee = config.taker_fee
+        self._maker_fee = config.maker_fee
+        self._effects = effects
+        self._dirty_orders = effects.dirty_orders
+        self._open_orders_by_account = open_orders_by_account
+        self._ledger = ledger
+        self._risk = risk
 
-class SettlementMixin:
-    def _apply_book_events(self, inst: Instrument, book_events: list) -> None:
+    def apply_book_events(self, inst: Instrument, book_events: Sequence[BookEvent]) -> None:
         """Settle the engine's events of one command, in order (ACCEPTED / AMENDED are handled by
         the caller before)."""
-        events = self._events
+        events = self._effects.events
         symbol = inst.symbol
         for ev in book_events:
             kind = ev[1]
@@ -70,32 +91,36 @@ class SettlementMixin:
             elif kind == _FILL:
                 self._fill(inst, ev)
             elif kind == _CANCELLED:
-                self._order_cancelled(self.state.orders[ev[2]], ev[6], CANCEL_REASON_NAMES[ev[8]])
+                self.order_cancelled(self._state.orders[ev[2]], ev[6], CANCEL_REASON_NAMES[ev[8]])
             elif kind == _REJECTED:  # pragma: no cover - the sequencer validates before the book
                 raise AssertionError(f"the book rejected a validated command: {ev!r}")
 
-    def _order_cancelled(self, o: Order, quantity: int, reason: str) -> None:
+    def order_cancelled(self, o: Order, quantity: int, reason: str) -> None:
         """`quantity` open contracts of `o` are cancelled: release their locks; the order is closed."""
-        account = self.state.accounts[o.account_id]
-        self._release(account, quantity * o.lock_per, f"order {o.order_id} cancelled")
+        state = self._state
+        account = state.accounts[o.account_id]
+        self._ledger.release(account, quantity * o.lock_per, f"order {o.order_id} cancelled")
         if o.reserve_symbol:
-            self._unreserve(o.account_id, self.state.instruments[o.reserve_symbol], quantity)
+            self._risk.unreserve(o.account_id, state.instruments[o.reserve_symbol], quantity)
         o.open_quantity -= quantity
         o.status = "cancelled"
         o.cancel_reason = reason
-        o.updated_at = self._ts
+        o.updated_at = self._effects.timestamp
         self._dirty_orders[o.order_id] = o
-        self._close_order(o)
+        self.close_order(o)
 
-    def _close_order(self, o: Order) -> None:
-        del self.state.orders[o.order_id]
-        del self._open_by_account[o.account_id][o.order_id]
+    def close_order(self, o: Order) -> None:
+        """Forget a filled or cancelled order (its history is in the projections)."""
+        del self._state.orders[o.order_id]
+        del self._open_orders_by_account[o.account_id][o.order_id]
 
-    def _fill(self, inst: Instrument, ev: tuple) -> None:
-        orders = self.state.orders
-        accounts = self.state.accounts
-        config = self.config
-        ts = self._ts
+    def _fill(self, inst: Instrument, ev: BookEvent) -> None:
+        state = self._state
+        ledger = self._ledger
+        risk = self._risk
+        orders = state.orders
+        accounts = state.accounts
+        ts = self._effects.timestamp
         taker = orders[ev[2]]
         maker = orders[ev[9]]
         price = ev[5]
@@ -108,37 +133,38 @@ class SettlementMixin:
         s_acct = accounts[seller.account_id]
         t_acct = accounts[taker.account_id]
         m_acct = accounts[maker.account_id]
-        tid = self.state.next_trade_id
-        self.state.next_trade_id = tid + 1
+        tid = state.next_trade_id
+        state.next_trade_id = tid + 1
         memo = f"trade {tid}"
         # cash: release both locks, then pay premium and fees from available
-        self._release(b_acct, q * buyer.lock_per, memo)
-        self._release(s_acct, q * seller.lock_per, memo)
+        ledger.release(b_acct, q * buyer.lock_per, memo)
+        ledger.release(s_acct, q * seller.lock_per, memo)
         premium = price * q
         if premium > 0:
-            self._user_to_user(b_acct, 0, s_acct, premium, memo)
+            ledger.user_to_user(b_acct, AVAILABLE, s_acct, premium, memo)
         elif premium < 0:
-            self._user_to_user(s_acct, 0, b_acct, -premium, memo)
-        taker_fee = config.taker_fee * q
-        maker_fee = config.maker_fee * q
+            ledger.user_to_user(s_acct, AVAILABLE, b_acct, -premium, memo)
+        taker_fee = self._taker_fee * q
+        maker_fee = self._maker_fee * q
         if taker_fee:
-            self._user_to_system(t_acct, 0, FEES, taker_fee, memo)
+            ledger.user_to_system(t_acct, AVAILABLE, FEES, taker_fee, memo)
         if maker_fee > 0:
-            self._user_to_system(m_acct, 0, FEES, maker_fee, memo)
+            ledger.user_to_system(m_acct, AVAILABLE, FEES, maker_fee, memo)
         elif maker_fee < 0:
-            self._system_to_user(FEES, m_acct, -maker_fee, memo)
+            ledger.system_to_user(FEES, m_acct, -maker_fee, memo)
         # positions
-        if inst.kind == "SWP":
-            instruments = self.state.instruments
-            give = instruments[inst.terms.give_symbol]
-            receive = instruments[inst.terms.receive_symbol]
-            self._deliver_reserved(buyer.account_id, give, q)
-            self._add_long(seller.account_id, give, q)
-            self._deliver_reserved(seller.account_id, receive, q)
-            self._add_long(buyer.account_id, receive, q)
+        terms = inst.terms
+        if type(terms) is CapacitySwapTerms:  # inst.kind == CAPACITY_SWAP, with the terms' type
+            instruments = state.instruments
+            give = instruments[terms.give_symbol]
+            receive = instruments[terms.receive_symbol]
+            risk.deliver_reserved(buyer.account_id, give, q)
+            risk.add_long(seller.account_id, give, q)
+            risk.deliver_reserved(seller.account_id, receive, q)
+            risk.add_long(buyer.account_id, receive, q)
         else:
-            self._deliver_reserved(seller.account_id, inst, q)
-            self._add_long(buyer.account_id, inst, q)
+            risk.deliver_reserved(seller.account_id, inst, q)
+            risk.add_long(buyer.account_id, inst, q)
         # orders
         for o in (taker, maker):
             o.open_quantity -= q
@@ -147,10 +173,10 @@ class SettlementMixin:
             o.status = "partially_filled" if o.open_quantity else "filled"
             self._dirty_orders[o.order_id] = o
         if not maker.open_quantity:
-            self._close_order(maker)
+            self.close_order(maker)
         inst.last_trade_time = ts
         inst.last_trade_price = price
-        self._events.append(
+        self._effects.events.append(
             TradeExecuted(
                 trade_id=tid,
                 symbol=inst.symbol,

@@ -1,7 +1,8 @@
 """The whole in-memory state of one sequencer, as plain msgspec structs.
 
 Everything that the state hash covers lives here (plus each book's own snapshot); indexes that can
-be rebuilt from it (orders per account, positions per account) live on the sequencer.
+be rebuilt from it (open orders per account, positions per account) live with their owners
+(`index_open_orders`, risk.Risk) and are rebuilt from it on restore.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from exchange.accounts import Account
 from exchange.bookings import Booking
 from exchange.capacity import Capacity
 from exchange.commands import AnyCommand
+from exchange.events import OrderChanged, PositionChanged
 from exchange.instruments import Instrument
 from exchange.results import CommandResult
+
+SIDE_NAMES = ("buy", "sell")  # by codes.Side
 
 
 class Order(msgspec.Struct, kw_only=True):
@@ -39,6 +43,24 @@ class Order(msgspec.Struct, kw_only=True):
     reserve_symbol: str = ""
     cancel_reason: str | None = None
 
+    def event(self) -> OrderChanged:
+        return OrderChanged(
+            order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            account_id=self.account_id,
+            symbol=self.symbol,
+            side=SIDE_NAMES[self.side],
+            order_type=self.order_type,
+            price=self.price,
+            quantity=self.quantity,
+            open_quantity=self.open_quantity,
+            filled_quantity=self.filled_quantity,
+            status=self.status,
+            cancel_reason=self.cancel_reason,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
 
 class Position(msgspec.Struct, kw_only=True):
     """Net position (contracts, long > 0). `reserved`: contracts committed to resting sells, swap
@@ -52,6 +74,16 @@ class Position(msgspec.Struct, kw_only=True):
     cover: int = 0
     short_since: int = 0
     decline_auto_exercise: bool = False
+
+    def event(self) -> PositionChanged:
+        """`locked`: the part of the long that resting orders reserve."""
+        p = self.position
+        return PositionChanged(
+            account_id=self.account_id,
+            symbol=self.symbol,
+            position=p,
+            locked=min(p if p > 0 else 0, self.reserved),
+        )
 
 
 class IdempotencyEntry(msgspec.Struct, kw_only=True, gc=False):
@@ -80,3 +112,11 @@ class State(msgspec.Struct, kw_only=True):
     bookings: dict[int, Booking] = {}
     index_prices: dict[str, list[tuple[int, int]]] = {}
     idempotency: dict[str, IdempotencyEntry] = {}
+
+
+def index_open_orders(state: State) -> dict[int, dict[int, Order]]:
+    """Open orders by account id, then order id: every account has an entry, empty or not."""
+    index: dict[int, dict[int, Order]] = {account_id: {} for account_id in state.accounts}
+    for order_id, order in state.orders.items():
+        index[order.account_id][order_id] = order
+    return index

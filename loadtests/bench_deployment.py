@@ -1,12 +1,12 @@
 """The exchange a benchmark runs against, started and stopped by the benchmark itself.
 
-- `EmbeddedDeployment`: one process, `python -m loadtests.bench_server` (the `python -m api serve`
+- `EmbeddedDeployment`: one process, `python -m loadtests.bench_server` (the `capex serve`
   app in embedded mode plus the benchmark's setup) on a fresh SQLite file; with
   `sequencer_process`, `API_SEQUENCER_PROCESS=true`: the same API process, its sequencer in a
   child process (api/process_gateway.py).
-- `ScaleOutDeployment`: the scale-out mode of docs/scale-out.md: `python -m api sequencer` and
+- `ScaleOutDeployment`: the scale-out mode of docs/scale-out.md: `capex sequencer` and
   N API worker processes (`API_MODE=worker`; the first is the bench server, which does the setup
-  through its RedisGateway, the others `python -m api serve`), over Redis under a key prefix of
+  through its RedisGateway, the others `capex serve`), over Redis under a key prefix of
   their own, on PostgreSQL in a scratch schema. The prefix and the schema are removed afterwards.
 
 Both give the WebSocket URLs to spread clients over, the setup (accounts with session tokens,
@@ -23,9 +23,14 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 START_TIMEOUT_SECONDS = 90.0
 
@@ -33,7 +38,7 @@ START_TIMEOUT_SECONDS = 90.0
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -138,7 +143,9 @@ def _bench_server_command(port: int, setup_path: Path, market_makers: int, instr
     ]
 
 
-def _wait(condition, processes: list[Process], what: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+def _wait(
+    condition: Callable[[], bool], processes: list[Process], what: str, timeout: float = START_TIMEOUT_SECONDS
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         for process in processes:
@@ -266,7 +273,7 @@ class ScaleOutDeployment:
             "redis": self.redis_url,
         }
 
-    def _admin_engine(self):
+    def _admin_engine(self) -> Engine:
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
@@ -290,7 +297,7 @@ class ScaleOutDeployment:
         env = _bench_env(self.database_url)
         env.update({"API_REDIS_URL": self.redis_url, "API_REDIS_PREFIX": self.prefix})
         sequencer = Process(
-            "sequencer", [sys.executable, "-m", "api", "sequencer"], env, self.workdir / "sequencer.log"
+            "sequencer", [sys.executable, "-m", "capex", "sequencer"], env, self.workdir / "sequencer.log"
         )
         self.processes.append(sequencer)
         client = redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
@@ -315,12 +322,12 @@ class ScaleOutDeployment:
             lambda: setup_path.exists() and accepts(self.ports[0]), self.processes, "worker 0 and the setup"
         )
         for index, port in enumerate(self.ports[1:], start=1):
-            command = [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            command = [sys.executable, "-m", "capex", "serve", "--host", "127.0.0.1", "--port", str(port)]
             self.processes.append(
                 Process(f"worker-{index}", command, worker_env, self.workdir / f"worker-{index}.log")
             )
         for port in self.ports[1:]:
-            _wait(lambda port=port: accepts(port), self.processes, f"the worker on port {port}")
+            _wait(partial(accepts, port), self.processes, f"the worker on port {port}")
         self.setup = json.loads(setup_path.read_text())
 
     def cpu_seconds(self) -> float:

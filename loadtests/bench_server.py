@@ -1,4 +1,4 @@
-"""The server of the WebSocket benchmark: `python -m api serve` (embedded mode, the same app from
+"""The server of the WebSocket benchmark: `capex serve` (embedded mode, the same app from
 `api.main.create_app`, the same uvicorn defaults) plus a setup run through the gateway at startup,
 before the first connection is accepted:
 
@@ -13,7 +13,7 @@ never sees half of it). The orchestrator (loadtests/ws_bench.py) runs this as a 
 
     python -m loadtests.bench_server --port 8123 --out setup.json --market-makers 8 --instruments 4
 
-DATABASE_URL and the API_* variables configure it as they configure `python -m api serve`.
+DATABASE_URL and the API_* variables configure it as they configure `capex serve`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ async def set_up(app: FastAPI, market_makers: int, instruments: int, ttl_seconds
     symbols = []
     for name in [f"order{i}" for i in range(instruments)] + ["fanout"]:
         listing = material_call(name, now)
+        assert isinstance(listing.terms, cmd.MaterialCallTerms)
         # An index must have a published price before a call is listed on it. At the strike the
         # calls are worth nothing: the fat-finger band then spans the listing's (up to the cap).
         index = await gateway.submit(
@@ -121,7 +123,7 @@ def create_bench_app(settings: ApiSettings, market_makers: int, instruments: int
     app_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
-    async def bench_lifespan(app: FastAPI):
+    async def bench_lifespan(app: FastAPI) -> AsyncIterator[Any]:  # the state of the app's lifespan
         async with app_lifespan(app) as state:
             setup = await set_up(app, market_makers, instruments, settings.session_ttl_seconds)
             partial = out.with_name(out.name + ".part")
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = ApiSettings()
     app = create_bench_app(settings, args.market_makers, args.instruments, args.out)
-    # The same server options as `python -m api serve` (api/__main__.py).
+    # The same server options as `capex serve` (capex/cli.py).
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **UVICORN_OPTIONS)
 
 

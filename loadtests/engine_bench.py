@@ -54,15 +54,22 @@ from array import array
 from collections.abc import Callable, Sequence
 from itertools import chain, compress
 from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
 
 from loadtests.workloads import DEFAULT_SPEC, BookSpec, WorkloadGenerator, encode
 from matching_engine.codes import COMMAND_WIDTH, EVENT_WIDTH, EventKind
+from matching_engine.events import BookCommand, BookEvent
 from matching_engine.reference import ReferenceOrderBook
 
+if TYPE_CHECKING:
+    from loadtests.workloads import Book
+
 try:
-    from matching_engine.book import OrderBook
+    from matching_engine.book import OrderBook as CythonOrderBook
 except ImportError:  # not compiled yet: main() says how to build it
-    OrderBook = None
+    OrderBook: type[CythonOrderBook] | None = None
+else:
+    OrderBook = CythonOrderBook
 
 # Commands per process_batch call in the throughput pass. 4,096 keeps the returned event buffer
 # (~1 MB) in cache; 65,536-command calls return ~15 MB buffers that are fresh pages each time and
@@ -128,7 +135,7 @@ class Tally:
         self.rejected = 0
         self.crc = 0
 
-    def add_buffer(self, buffer: array) -> None:
+    def add_buffer(self, buffer: array[int]) -> None:
         kinds = buffer[1::EVENT_WIDTH]
         fills = kinds.count(_FILL)
         self.events += len(kinds)
@@ -142,7 +149,7 @@ class Tally:
         self.add_buffer(array("q", chain.from_iterable(chain.from_iterable(results))))
 
 
-def _final_state(book, tally: Tally) -> dict:
+def _final_state(book: Book, tally: Tally) -> dict[str, Any]:
     bid, ask = book.best_bid(), book.best_ask()
     return {
         "events": tally.events,
@@ -159,7 +166,7 @@ def _final_state(book, tally: Tally) -> dict:
     }
 
 
-def percentiles(samples: Sequence[float]) -> dict:
+def percentiles(samples: Sequence[float]) -> dict[str, Any]:
     """Nearest-rank p50/p99/p99.9, max and mean of `samples` (ns), rounded to 0.1 ns."""
     ordered = sorted(samples)
     n = len(ordered)
@@ -179,7 +186,7 @@ def percentiles(samples: Sequence[float]) -> dict:
     }
 
 
-def _preload(book, buffer: array) -> dict:
+def _preload(book: Book, buffer: array[int]) -> dict[str, Any]:
     """Load the deep book through process_batch in chunks; timed, returned apart from the run."""
     tally = Tally()
     elapsed = 0
@@ -203,14 +210,22 @@ def _preload(book, buffer: array) -> dict:
     }
 
 
-def _fresh(book_class, spec: BookSpec, preload: array | None):
+def _fresh(
+    book_class: type[Book], spec: BookSpec, preload: array[int] | None
+) -> tuple[Book, dict[str, Any] | None]:
     book = spec.new_book(book_class)
     loaded = _preload(book, preload) if preload is not None and len(preload) else None
     gc.collect()
     return book, loaded
 
 
-def pass_batch_throughput(book_class, spec, preload, buffer: array, chunk: int = BATCH_CHUNK) -> dict:
+def pass_batch_throughput(
+    book_class: type[Book],
+    spec: BookSpec,
+    preload: array[int] | None,
+    buffer: array[int],
+    chunk: int = BATCH_CHUNK,
+) -> dict[str, Any]:
     book, loaded = _fresh(book_class, spec, preload)
     tally = Tally()
     elapsed = 0
@@ -233,7 +248,9 @@ def pass_batch_throughput(book_class, spec, preload, buffer: array, chunk: int =
     }
 
 
-def pass_one_call_throughput(book_class, spec, preload, commands: list) -> dict:
+def pass_one_call_throughput(
+    book_class: type[Book], spec: BookSpec, preload: array[int] | None, commands: list[BookCommand]
+) -> dict[str, Any]:
     book, loaded = _fresh(book_class, spec, preload)
     tally = Tally()
     elapsed = 0
@@ -253,14 +270,16 @@ def pass_one_call_throughput(book_class, spec, preload, commands: list) -> dict:
     }
 
 
-def pass_one_call_latency(book_class, spec, preload, commands: list) -> dict:
+def pass_one_call_latency(
+    book_class: type[Book], spec: BookSpec, preload: array[int] | None, commands: list[BookCommand]
+) -> dict[str, Any]:
     book, _ = _fresh(book_class, spec, preload)
     tally = Tally()
     process = book.process
     latencies = array("q", bytes(8 * len(commands)))
     index = 0
     for start in range(0, len(commands), ONE_CALL_CHUNK):
-        results = []
+        results: list[list[BookEvent]] = []
         append = results.append
         for command in commands[start : start + ONE_CALL_CHUNK]:
             t0 = perf_counter_ns()
@@ -278,7 +297,9 @@ def pass_one_call_latency(book_class, spec, preload, commands: list) -> dict:
     }
 
 
-def pass_batch_latency(book_class, spec, preload, buffer: array) -> dict:
+def pass_batch_latency(
+    book_class: type[Book], spec: BookSpec, preload: array[int] | None, buffer: array[int]
+) -> dict[str, Any]:
     book, _ = _fresh(book_class, spec, preload)
     tally = Tally()
     process_batch = book.process_batch
@@ -311,24 +332,33 @@ def _rss_bytes() -> int:
         return 0
 
 
-def pass_memory(book_class, spec, preload, commands: list, buffer: array, *, one_call: bool) -> dict:
+def pass_memory(
+    book_class: type[Book],
+    spec: BookSpec,
+    preload: array[int] | None,
+    commands: list[BookCommand],
+    buffer: array[int],
+    *,
+    one_call: bool,
+) -> dict[str, Any]:
     """Memory of one engine: tracemalloc traced size/peak, memory_bytes() (Cython) and RSS growth.
 
     Pre-load and run go through chunks of MEMORY_CHUNK commands, so the event buffers alive at any
     time are small next to the book.
     """
     gc.collect()
-    has_memory_bytes = hasattr(book_class, "memory_bytes")
+    # the Cython book's own count (the reference has none); unbound: called as memory_bytes(book)
+    memory_bytes: Callable[[Book], int] | None = getattr(book_class, "memory_bytes", None)
     rss_before = _rss_bytes()
     tracemalloc.start()
     traced_base = tracemalloc.get_traced_memory()[0]
     book = spec.new_book(book_class)
-    memory_bytes_peak = book.memory_bytes() if has_memory_bytes else None
+    memory_bytes_peak = memory_bytes(book) if memory_bytes else None
 
     def sample() -> None:
         nonlocal memory_bytes_peak
-        if has_memory_bytes:
-            memory_bytes_peak = max(memory_bytes_peak, book.memory_bytes())
+        if memory_bytes and memory_bytes_peak is not None:
+            memory_bytes_peak = max(memory_bytes_peak, memory_bytes(book))
 
     tally = Tally()
     width = MEMORY_CHUNK * COMMAND_WIDTH
@@ -341,7 +371,7 @@ def pass_memory(book_class, spec, preload, commands: list, buffer: array, *, one
     loaded_orders = book.order_count
     loaded_levels = book.level_count
     traced_loaded = tracemalloc.get_traced_memory()[0] - traced_base
-    memory_bytes_loaded = book.memory_bytes() if has_memory_bytes else None
+    memory_bytes_loaded = memory_bytes(book) if memory_bytes else None
     rss_loaded = _rss_bytes() - rss_before
     if one_call:
         process = book.process
@@ -357,7 +387,7 @@ def pass_memory(book_class, spec, preload, commands: list, buffer: array, *, one
     sample()
     traced_now, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    memory = {
+    memory: dict[str, Any] = {
         "path": "process(command) per command" if one_call else f"process_batch, chunks of {MEMORY_CHUNK}",
         "note": "tracemalloc sees Python allocators (the Cython book allocates with PyMem_*, so its C "
         "structures are included), and also the event buffers the harness holds between calls",
@@ -369,17 +399,17 @@ def pass_memory(book_class, spec, preload, commands: list, buffer: array, *, one
         "rss_growth_after_preload_bytes": rss_loaded,
         "final_order_count": book.order_count,
     }
-    if has_memory_bytes:
+    if memory_bytes:
         memory["memory_bytes_peak"] = memory_bytes_peak
         memory["memory_bytes_after_preload"] = memory_bytes_loaded
-        memory["memory_bytes_end"] = book.memory_bytes()
+        memory["memory_bytes_end"] = memory_bytes(book)
     if loaded_orders:
         # The book's own structures per resting order, right after the pre-load (no events alive).
-        own = memory_bytes_loaded if has_memory_bytes else traced_loaded
+        own = memory_bytes_loaded if memory_bytes_loaded is not None else traced_loaded
         memory["bytes_per_resting_order"] = round(own / loaded_orders, 1)
         memory["bytes_per_resting_order_source"] = (
             "memory_bytes() / order_count after the pre-load"
-            if has_memory_bytes
+            if memory_bytes
             else "tracemalloc traced size / order_count after the pre-load"
         )
         memory["traced_bytes_per_resting_order"] = round(traced_loaded / loaded_orders, 1)
@@ -406,22 +436,22 @@ _CROSS_CHECK_FIELDS = (
 
 def run_variant(
     name: str,
-    fast_class,
-    reference_class,
+    fast_class: type[Book],
+    reference_class: type[Book],
     spec: BookSpec,
-    preload: list,
-    commands: list,
+    preload: list[BookCommand],
+    commands: list[BookCommand],
     *,
     repeat: int = 3,
     sweep_chunks: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     preload_buffer = encode(preload) if preload else None
     buffer = encode(commands)
-    runs: dict[str, dict] = {}
-    memory: dict[str, dict] = {}
-    results: dict[str, dict] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    memory: dict[str, dict[str, Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
 
-    def timed(label: str, function: Callable[[], dict]) -> dict:
+    def timed(label: str, function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         log(f"{name}: {label} ...")
         t0 = time.perf_counter()
         out = function()
@@ -429,7 +459,7 @@ def run_variant(
         return out
 
     # Throughput passes, interleaved so that a noisy spell of the machine hits every path.
-    throughput: dict[str, list[dict]] = {path: [] for path in PATHS}
+    throughput: dict[str, list[dict[str, Any]]] = {path: [] for path in PATHS}
     for attempt in range(1, repeat + 1):
         throughput["cython_batch"].append(
             timed(
@@ -500,8 +530,8 @@ def run_variant(
             "latency_ns": latencies[path]["latency_ns"],
             "preload": best["preload"],
         }
-        for number, attempt in enumerate(attempts, 1):
-            results[f"{path}/throughput {number}"] = attempt["result"]
+        for number, throughput_run in enumerate(attempts, 1):
+            results[f"{path}/throughput {number}"] = throughput_run["result"]
         results[f"{path}/latency"] = latencies[path]["result"]
     results["cython/memory"] = memory["cython"].pop("result")
     results["reference/memory"] = memory["reference"].pop("result")
@@ -544,11 +574,11 @@ def run_variant(
     }
 
 
-def _ratio(a, b):
+def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
-def machine_info() -> dict:
+def machine_info() -> dict[str, Any]:
     cpu_model = None
     try:
         with open("/proc/cpuinfo") as cpuinfo:
@@ -558,6 +588,7 @@ def machine_info() -> dict:
                     break
     except OSError:
         pass
+    usable: int | None
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -573,7 +604,7 @@ def machine_info() -> dict:
     }
 
 
-def evaluate_targets(variants: dict) -> list[dict]:
+def evaluate_targets(variants: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     mixed = variants["mixed"]
     deep = variants["deep"]
     batch_cps = mixed["implementations"]["cython_batch"]["commands_per_second"]
@@ -628,9 +659,9 @@ def run(
     seed: int,
     deep_orders: int,
     spec: BookSpec = DEFAULT_SPEC,
-    fast_class=None,
+    fast_class: type[Book] | None = None,
     repeat: int = 3,
-) -> dict:
+) -> dict[str, Any]:
     fast_class = fast_class or OrderBook
     if fast_class is None:
         raise RuntimeError(
@@ -713,11 +744,11 @@ def run(
 # -- output --------------------------------------------------------------------------------------
 
 
-def _fmt_int(value) -> str:
+def _fmt_int(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def format_table(report: dict) -> str:
+def format_table(report: dict[str, Any]) -> str:
     lines = []
     m = report["machine"]
     p = report["parameters"]

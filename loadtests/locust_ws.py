@@ -88,7 +88,7 @@ class LocustWebSocket:
                 if remaining <= 0:
                     raise WsUnanswered(f"{op}: no response within {REQUEST_TIMEOUT_SECONDS:g} s")
                 raw = self.ws.recv(timeout=remaining)
-                message = json.loads(raw)
+                message: dict[str, Any] = json.loads(raw)
                 if message.get("type") == "response" and message.get("id") == request_id:
                     break
                 self.on_message(message)

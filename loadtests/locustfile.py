@@ -21,7 +21,7 @@ Three kinds of users, mixed by weight (2 : 1 : 1):
 
 Every user opens its own account (`POST /api/v1/auth/register`) and is funded by an operator
 (`POST /api/v1/operator/deposits`; the operator login is `--operator-username/--operator-password`,
-by default the demo's). Instruments come from the server (the demo market: `python -m api serve
+by default the demo's). Instruments come from the server (the demo market: `capex serve
 --demo`). Answers that are a correct outcome of a race, not an error (cancelling an order that was
 filled meanwhile: 404 UNKNOWN_ORDER; a post-only quote side that would cross), count as successes.
 All users come from one address: raise `API_RATE_LIMIT_PER_IP` on the server (run_load does).
@@ -47,7 +47,7 @@ API = "/api/v1"
 PASSWORD = "load-test-password"
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator, unused-ignore]  # locust's add_listener is unannotated
 def _options(parser: Any) -> None:
     parser.add_argument(
         "--operator-username",
@@ -158,14 +158,15 @@ def highest_price(instrument: dict[str, Any]) -> int:
     """The listing's max price, and for a material call its capped payoff per contract (above it a
     buy is a certain loss, and the fat-finger band refuses it)."""
     terms = instrument["terms"]
-    top = instrument["max_price"]
+    top: int = instrument["max_price"]
     if instrument["kind"] == "MAT":
         top = min(top, (terms["cap"] - terms["strike"]) * terms["units_per_contract"])
     return top
 
 
 def clamp(instrument: dict[str, Any], price: int) -> int:
-    return max(instrument["min_price"], min(highest_price(instrument), price))
+    lowest: int = instrument["min_price"]
+    return max(lowest, min(highest_price(instrument), price))
 
 
 # -- CREATORS (REST) ------------------------------------------------------------------------------
@@ -295,6 +296,7 @@ class MarketMakerUser(User):
         self.http = HttpSession(base_url=self.host, request_event=self.environment.events.request, user=self)
         MARKET.ensure(self.http, options)
         self.account_id, token = open_account(self.http, options, "market_maker")
+        assert self.host is not None, "run with --host"
         self.ws = LocustWebSocket(ws_url(self.host), self.environment.events.request)
         self.ws.connect()
         if self.ws.request("auth", token=token) is None:
@@ -363,6 +365,7 @@ class MarketDataUser(User):
         self.http = HttpSession(base_url=self.host, request_event=self.environment.events.request, user=self)
         MARKET.ensure(self.http, self.environment.parsed_options)
         self.books: dict[str, LocalBook] = {}
+        assert self.host is not None, "run with --host"
         self.ws = LocustWebSocket(
             ws_url(self.host), self.environment.events.request, on_message=self.on_message
         )

@@ -5,10 +5,10 @@
 
 1. Without `--url` it starts a local server on `--database-url`, by default a fresh SQLite file
    `<out>/exchange.db` (an existing one is replaced):
-   - the embedded default: the demo market (`python -m api serve --demo` on a free 127.0.0.1
+   - the embedded default: the demo market (`capex serve --demo` on a free 127.0.0.1
      port), seeded into an empty database;
    - with `--workers N`, the scale-out mode: the demo seeded once by the embedded server, then a
-     sequencer process (`python -m api sequencer`) and N API worker processes sharing one port
+     sequencer process (`capex sequencer`) and N API worker processes sharing one port
      (`uvicorn api.main:create_app --factory --workers N`, `API_MODE=worker`) over Redis
      (`--redis-url`, keys under a prefix of this run's own, deleted afterwards).
    The server's per-IP rate limit is raised, since every simulated user comes from 127.0.0.1.
@@ -23,7 +23,7 @@
    ./var/loadtest by default.
 4. Audits: `GET /api/v1/operator/audit` (the sequencer's invariants in memory and the SQL
    projections) while the server runs, then, with the database known, stops the local server and
-   runs `python -m exchange audit --database-url ...` on it.
+   runs `capex audit --database-url ...` on it.
 
 Exit status 0 when requests were made, the error rate is at most `--max-error-rate` (default
 0.01) and every audit passed; 1 otherwise; 2 when the server or locust could not run.
@@ -112,7 +112,7 @@ def out_logs(processes: list[Process]) -> str:
 
 
 class DemoServer:
-    """The embedded default: `python -m api serve --demo` (seeds the demo market into an empty
+    """The embedded default: `capex serve --demo` (seeds the demo market into an empty
     database) in a subprocess."""
 
     def __init__(self, database_url: str, out: Path) -> None:
@@ -126,7 +126,7 @@ class DemoServer:
         command = [
             sys.executable,
             "-m",
-            "api",
+            "capex",
             "serve",
             "--demo",
             "--host",
@@ -146,7 +146,7 @@ class DemoServer:
 
 class ScaleOutServer:
     """The scale-out mode on this machine (docs/scale-out.md): the demo seeded once by the embedded
-    server, then `python -m api sequencer` and `uvicorn api.main:create_app --factory --workers N`
+    server, then `capex sequencer` and `uvicorn api.main:create_app --factory --workers N`
     (API_MODE=worker, N worker processes sharing one port) over Redis, under a key prefix of this
     run's own (deleted afterwards)."""
 
@@ -172,7 +172,9 @@ class ScaleOutServer:
         env = server_env(self.database_url)
         env.update({"API_REDIS_URL": self.redis_url, "API_REDIS_PREFIX": self.prefix})
         self.processes.append(
-            Process("sequencer", [sys.executable, "-m", "api", "sequencer"], env, self.out / "sequencer.log")
+            Process(
+                "sequencer", [sys.executable, "-m", "capex", "sequencer"], env, self.out / "sequencer.log"
+            )
         )
         client = redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
         try:
@@ -397,14 +399,15 @@ def rest_audit(url: str, username: str, password: str) -> dict[str, Any]:
                 "/api/v1/operator/audit", headers={"Authorization": f"Bearer {login.json()['token']}"}
             )
             answer.raise_for_status()
-            return answer.json()
+            audit: dict[str, Any] = answer.json()
+            return audit
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def database_audit(database_url: str) -> dict[str, Any]:
     completed = subprocess.run(
-        [sys.executable, "-m", "exchange", "audit", "--database-url", database_url],
+        [sys.executable, "-m", "capex", "audit", "--database-url", database_url],
         capture_output=True,
         text=True,
         timeout=600,
@@ -487,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             url = server.url
             log(f"server up at {url}")
         summary.update(url=url, database_url=database_url, local_server=server is not None)
+        accounts_file: Path | None
         accounts_file = out / "accounts.json"
         try:
             prepared = prepare_accounts(url, args, accounts_file)
@@ -552,11 +556,11 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"the REST audit failed: {json.dumps(rest)[:500]}")
     if "database_audit" in summary:
         db = summary["database_audit"]
-        print(f"audit (python -m exchange audit): {'ok' if db['ok'] else 'FAILED'}")
+        print(f"audit (capex audit): {'ok' if db['ok'] else 'FAILED'}")
         if not db["ok"]:
             problems.append(f"the database audit failed: {db['output'][-500:]}")
     else:
-        print("audit (python -m exchange audit): skipped, no --database-url")
+        print("audit (capex audit): skipped, no --database-url")
     print(f"reports: {out / 'report.html'}, {stats_path}")
     summary["problems"] = problems
     summary["ok"] = not problems

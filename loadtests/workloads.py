@@ -39,9 +39,16 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import chain
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from matching_engine.codes import CommandKind, OrderType, Side
 from matching_engine.events import BookCommand
+
+if TYPE_CHECKING:
+    from matching_engine.book import OrderBook
+    from matching_engine.reference import ReferenceOrderBook
+
+    Book: TypeAlias = OrderBook | ReferenceOrderBook
 
 __all__ = ["BookSpec", "DEFAULT_SPEC", "WorkloadGenerator", "encode", "mixed_workload"]
 
@@ -72,11 +79,11 @@ class BookSpec:
         if not self.min_price < self.start_mid < self.max_price:
             raise ValueError("start_mid must lie strictly inside the band")
 
-    def new_book(self, book_class):
+    def new_book(self, book_class: type[Book]) -> Book:
         """A fresh, empty book of `book_class` (OrderBook or ReferenceOrderBook) with this configuration."""
         return book_class(self.instrument_id, self.tick, self.lot, self.min_price, self.max_price)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
@@ -125,7 +132,7 @@ class WorkloadGenerator:
         self._live: list[int] = []  # resting ids, for uniform cancels (swap-remove)
         # Per side: price -> [live count, FIFO of ids]; dead ids (cancelled) stay in the FIFO until
         # they reach its front. Best prices come from heaps with lazy deletion.
-        self._levels: tuple[dict[int, list], dict[int, list]] = ({}, {})
+        self._levels: tuple[dict[int, list[Any]], dict[int, list[Any]]] = ({}, {})
         self._bid_heap: list[int] = []  # -price
         self._ask_heap: list[int] = []  # price
         # What was emitted, by the generator's own classification (a crossing order and a passive
@@ -345,6 +352,6 @@ def mixed_workload(count: int, seed: int = 1, spec: BookSpec = DEFAULT_SPEC) -> 
     return WorkloadGenerator(seed, spec).mixed(count)
 
 
-def encode(commands: Iterable[Sequence[int]]) -> array:
+def encode(commands: Iterable[Sequence[int]]) -> array[int]:
     """The batch encoding of `commands` (same result as `events.encode_commands`, without its checks)."""
     return array("q", chain.from_iterable(commands))

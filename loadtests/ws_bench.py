@@ -4,7 +4,7 @@
                                  [--sequencer process|thread | --workers N] [--phases max,rate,fanout] [...]
 
 It starts its own server (loadtests/bench_deployment.py): by default the embedded mode with
-`API_SEQUENCER_PROCESS=true`, one API process (loadtests/bench_server.py: the `python -m api
+`API_SEQUENCER_PROCESS=true`, one API process (loadtests/bench_server.py: the `capex
 serve` app) and its sequencer in a child process, on a fresh SQLite file, group commit with an
 fsync per transaction; with `--sequencer thread` the one-process default of `capex serve` (the
 sequencer in a thread of the API process); with `--workers N` the scale-out mode, a sequencer process
@@ -120,7 +120,7 @@ def percentile(ordered: Sequence[int], fraction: float) -> int | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def latency_summary(samples_ns: array | list[int]) -> dict[str, Any]:
+def latency_summary(samples_ns: array[int] | list[int]) -> dict[str, Any]:
     ordered = sorted(samples_ns)
 
     def ms(value: int | None) -> float | None:
@@ -311,7 +311,7 @@ class OrderConnection:
         if not self.pending:
             self.drained.set()
 
-    def _on_closed(self, _future: asyncio.Future) -> None:
+    def _on_closed(self, _future: asyncio.Future[None]) -> None:
         self.space.set()
         self.drained.set()
 
@@ -343,7 +343,7 @@ def delta_key(price: int, placed: bool) -> int:
 
 async def run_paced(
     connections: list[OrderConnection], rate: float, deadline_ns: int, cap: int, stats: OrderStats
-):
+) -> None:
     """Open loop: request k of this process is due at start + k / rate, whatever the responses;
     request k goes to connection k mod n."""
     start = time.perf_counter_ns()
@@ -459,7 +459,7 @@ class BookReplica:
                     side[price] = quantity
 
     def checksum(self) -> int:
-        from api.ws.protocol import CHECKSUM_LEVELS, book_checksum
+        from wire.book import CHECKSUM_LEVELS, book_checksum
 
         asks = sorted(self.asks.items())[:CHECKSUM_LEVELS]
         bids = sorted(self.bids.items(), reverse=True)[:CHECKSUM_LEVELS]
@@ -658,7 +658,7 @@ class ClientGroup:
         if not pipe.poll(timeout):
             raise RuntimeError(f"a client process did not answer within {timeout:.0f} s")
         try:
-            message = pipe.recv()
+            message: dict[str, Any] = pipe.recv()
         except EOFError:
             raise RuntimeError(
                 "a client process exited without an answer (see its traceback above)"
@@ -1221,7 +1221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         at_most = setup_commands + sum(p["journaled"][1] for p in report["phases"].values())
         rows = server.journal_rows()
         audit = subprocess.run(
-            [sys.executable, "-m", "exchange", "audit", "--database-url", server.database_url],
+            [sys.executable, "-m", "capex", "audit", "--database-url", server.database_url],
             capture_output=True,
             text=True,
             timeout=300,

@@ -21,10 +21,11 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from typing import cast
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
@@ -66,6 +67,7 @@ class WsLink(asyncio.Protocol):
                 elif not self.opened.done():
                     self.opened.set_result(None)
                 continue
+            assert isinstance(event, Frame)  # a client receives a Response, then only frames
             opcode = event.opcode
             if opcode is Opcode.TEXT or opcode is Opcode.CONT:
                 if not event.fin:
@@ -76,7 +78,7 @@ class WsLink(asyncio.Protocol):
                     payload = b"".join(self._fragments)
                     self._fragments = []
                 else:
-                    payload = event.data
+                    payload = cast(bytes, event.data)  # typed BytesLike; the frame parser makes bytes
                 text = payload.decode()
                 if self.handler is not None:
                     self.handler(text, received)
@@ -123,9 +125,8 @@ class WsLink(asyncio.Protocol):
         if self.closed.done() and self._inbox.empty():
             raise LinkClosed("the connection is closed")
         getter = asyncio.ensure_future(self._inbox.get())
-        done, _ = await asyncio.wait(
-            {getter, self.closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiting: set[asyncio.Future[str] | asyncio.Future[None]] = {getter, self.closed}
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if getter in done:
             return getter.result()
         getter.cancel()

@@ -84,7 +84,7 @@ class BookEvent(NamedTuple):
     order_count: int = 0
 
 
-def encode_commands(commands: Iterable[Sequence[int]]) -> array:
+def encode_commands(commands: Iterable[Sequence[int]]) -> array[int]:
     """Flatten commands into the batch format: `COMMAND_WIDTH` int64 values per command."""
     buffer = array("q")
     for command in commands:

@@ -20,8 +20,9 @@ import struct
 import zlib
 from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, islice
+from typing import TYPE_CHECKING, cast
 
 from sortedcontainers import SortedDict
 
@@ -39,6 +40,9 @@ from matching_engine.codes import (
     StpMode,
 )
 from matching_engine.events import BookEvent
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 # Plain ints for the hot path (IntEnum attribute lookups and comparisons are slow).
 BUY = int(Side.BUY)
@@ -340,10 +344,10 @@ class ReferenceOrderBook:
             return self._mass_cancel(account_id)
         return [self._event(REJECTED, order_id, account_id, side, price, quantity, 0, INVALID_COMMAND)]
 
-    def process_batch(self, commands) -> array:
+    def process_batch(self, commands: Iterable[int]) -> array[int]:
         """Apply a flat int64 buffer of command records; return the flat int64 event records."""
         try:
-            view = memoryview(commands)
+            view = memoryview(cast("ReadableBuffer", commands))  # not every iterable is a buffer
         except TypeError:
             view = None
         if view is not None and view.ndim == 1 and view.format in ("q", "l") and view.itemsize == 8:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Path, Request
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api import security
@@ -84,7 +84,9 @@ async def create_key(
 def _list(engine: Engine, account_id: int) -> list[ApiKey]:
     with Session(engine) as session:
         rows = session.exec(
-            select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at, ApiKey.key_id)
+            select(ApiKey)
+            .where(ApiKey.account_id == account_id)
+            .order_by(col(ApiKey.created_at), col(ApiKey.key_id))
         ).all()
         for row in rows:
             session.expunge(row)

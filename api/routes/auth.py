@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api import security
@@ -65,7 +65,7 @@ async def login(body: LoginIn, gateway: GatewayDep, engine: EngineDep, settings:
 
 def _delete_session(engine: Engine, token: str) -> None:
     with Session(engine) as session:
-        session.exec(delete(SessionToken).where(SessionToken.token_hash == security.digest(token)))
+        session.exec(delete(SessionToken).where(col(SessionToken.token_hash) == security.digest(token)))
         session.commit()
 
 

@@ -137,14 +137,15 @@ def not_found(code: str, message: str) -> ApiError:
 
 
 async def instrument_or_404(gateway: Gateway, symbol: str) -> dict[str, Any]:
-    instrument = await ask(gateway, "instrument", symbol)
+    instrument: dict[str, Any] | None = await ask(gateway, "instrument", symbol)
     if instrument is None:
         raise not_found("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
     return instrument
 
 
 def get_engine(request: Request) -> Engine:
-    return request.app.state.db_engine
+    engine: Engine = request.app.state.db_engine
+    return engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -41,7 +41,7 @@ def instrument_out(data: dict[str, Any]) -> InstrumentOut:
         symbol=data["symbol"],
         kind=data["kind"],
         status=data["status"],
-        terms=terms,  # type: ignore[arg-type]
+        terms=terms,
         contract_size=terms.get("units_per_contract", 1),
         tick=data["tick"],
         lot=data["lot"],

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.deps import DbDep, GatewayDep, SettingsDep
 from api.errors import ApiError
@@ -91,7 +91,7 @@ async def trades(
             symbol=t.symbol,
             price=t.price,
             quantity=t.quantity,
-            taker_side=t.taker_side,  # type: ignore[arg-type]
+            taker_side=t.taker_side,
             executed_at=t.executed_at,
         )
         for t in rows
@@ -106,7 +106,10 @@ def _latest_prices(db: Session) -> list[tuple[str, int, int]]:
     )
     query = (
         select(IndexPrice.index_name, IndexPrice.price, IndexPrice.published_at)
-        .join(latest, (IndexPrice.index_name == latest.c.index_name) & (IndexPrice.seq == latest.c.seq))
+        .join(
+            latest,
+            (col(IndexPrice.index_name) == latest.c.index_name) & (col(IndexPrice.seq) == latest.c.seq),
+        )
         .order_by(IndexPrice.index_name)
     )
     return [tuple(row) for row in db.exec(query).all()]  # type: ignore[misc]

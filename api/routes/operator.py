@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.accounts import register_account
@@ -192,7 +193,9 @@ async def mark_default(
 def _projection_audit(db: Session) -> list[str]:
     """All checks on one snapshot of the database, so commands committed meanwhile can not show
     up as a transient breach (SQLite: one explicit read transaction; PostgreSQL: repeatable read)."""
-    with db.get_bind().connect() as connection:
+    bind = db.get_bind()
+    assert isinstance(bind, Engine)  # the sessions are made on the read engine (get_db)
+    with bind.connect() as connection:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN")
         else:

@@ -83,7 +83,7 @@ def account_trade(t: Trade, account_id: int) -> AccountTradeOut:
     return AccountTradeOut(
         trade_id=t.trade_id,
         symbol=t.symbol,
-        side=t.taker_side if taker else opposite,  # type: ignore[arg-type]
+        side=t.taker_side if taker else opposite,
         liquidity="both" if taker and maker else "taker" if taker else "maker",
         price=t.price,
         quantity=t.quantity,
@@ -169,7 +169,7 @@ def _capacity(db: Session, account_id: int) -> list[Capacity]:
     query = (
         select(Capacity)
         .where(Capacity.supplier_id == account_id)
-        .order_by(Capacity.process, Capacity.window_start, Capacity.window_end)
+        .order_by(col(Capacity.process), col(Capacity.window_start), col(Capacity.window_end))
     )
     return list(db.exec(query).all())
 

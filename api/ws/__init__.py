@@ -1,11 +1,25 @@
 """WebSocket endpoint `/ws`: market data channels, private channels and order entry.
 
-The protocol is docs/market-data.md. Modules: `protocol` (requests, errors, encoding, the book
-checksum), `channels` (what may be subscribed), `market_data` (the per-process hub: book state
-from the gateway's events, fan-out), `sessions` (one connection: outbox, auth, safeguards),
-`transport` (the WebSocket protocol uvicorn runs: a turn's frames in one write, read ahead),
-`order_entry` (place, cancel, amend, cancel all, mass quote), `protection` (market-maker
-protection).
+The protocol is docs/market-data.md. Modules, by what they hold:
+
+- the wire: `protocol` (requests, errors, encoding; the book checksum), `channels` (what may be
+  subscribed), `transport` (the WebSocket protocol uvicorn runs: a turn's frames in one write,
+  read ahead), `origins` (which browser pages may connect);
+- the small interfaces between the rest: `interfaces` (`Subscriber`, `TradeListener`,
+  `AccountNotifier`, `Underlyings`, `QuoteGuard`, `BookSequences`);
+- market data: `market_data` (the per-process hub: takes the gateway's event batches, updates the
+  state, fans out), `registry` (one subscriber registry per channel, the fan-out), `book_state`,
+  `instruments`, `tickers` (the state), `trade_history` (tickers seeded from the trades table),
+  `index_prices` (the index channel's worker);
+- one connection: `sessions` (the reader and the wiring), `outbox` (bounded, one write per
+  turn), `auth` (principal and credential), `subscriptions`, `heartbeat` (heartbeat and idle
+  timeout), `submitter` (order entry to the sequencer, batched, answered), `safeguards`
+  (cancel-on-disconnect, dead-man's switch, MMP ops);
+- order entry: `order_entry` (place, cancel, amend, cancel all, mass quote: each returns what to
+  submit and how to answer), `protection` (market-maker protection, a trade listener of the hub).
+
+`start` wires them: the hub, protection registered as its trade listener, order entry, and the
+`Services` every session shares.
 """
 
 from __future__ import annotations
@@ -18,10 +32,11 @@ from fastapi.responses import JSONResponse
 
 from api.errors import error_body
 from api.ws.market_data import MarketDataHub
+from api.ws.order_entry import OrderEntry
 from api.ws.origins import browser_allowed
 from api.ws.protection import MarketMakerProtection
 from api.ws.protocol import CLOSE_POLICY
-from api.ws.sessions import Session
+from api.ws.sessions import Services, Session
 
 router = APIRouter()
 
@@ -44,7 +59,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if getattr(app.state, "market_data", None) is None:
         await _refuse(websocket, 503, "UNAVAILABLE", "the server is starting or stopping; retry", 1013)
         return
-    await Session(websocket, app).run()
+    await Session(websocket, app.state.ws_services).run()
 
 
 async def _refuse(websocket: WebSocket, status: int, code: str, message: str, close_code: int) -> None:
@@ -58,13 +73,30 @@ async def _refuse(websocket: WebSocket, status: int, code: str, message: str, cl
 
 
 async def start(app: FastAPI) -> None:
-    """Start market data for this process (subscribe to the gateway's events)."""
-    hub = MarketDataHub(app.state.gateway, app.state.settings, getattr(app.state, "db_engine", None))
-    protection = MarketMakerProtection(app.state.gateway, hub, app.state.settings)
-    hub.protection = protection
+    """Start market data for this process (subscribe to the gateway's events) and wire what the
+    connections share."""
+    state = app.state
+    hub = MarketDataHub(state.gateway, getattr(state, "db_engine", None))
+    protection = MarketMakerProtection(state.gateway, hub.instruments, hub, state.settings)
+    hub.add_trade_listener(protection)
     await hub.start()
-    app.state.market_maker_protection = protection
-    app.state.market_data = hub
+    order_entry = OrderEntry(state.gateway, state.rate_limiter, state.settings, protection, hub.instruments)
+    state.ws_services = Services(
+        settings=state.settings,
+        gateway=state.gateway,
+        hub=hub,
+        protection=protection,
+        order_entry=order_entry,
+        credential_watch=state.credential_watch,
+        db_engine=state.db_engine,
+        api_keys=state.api_keys,
+        # the collector starts after market data: looked up when a connection opens
+        connection_opened=lambda: app.state.collector.connection_opened(),
+        connection_closed=lambda: app.state.collector.connection_closed(),
+        sessions=set(),
+    )
+    state.market_maker_protection = protection
+    state.market_data = hub
 
 
 async def stop(app: FastAPI) -> None:
@@ -73,7 +105,8 @@ async def stop(app: FastAPI) -> None:
     if hub is None:
         return
     app.state.market_data = None
-    sessions = list(hub.sessions)
+    services: Services = app.state.ws_services
+    sessions = list(services.sessions)
     for session in sessions:
         session.shutdown()
     if sessions:
@@ -82,5 +115,5 @@ async def stop(app: FastAPI) -> None:
                 asyncio.gather(*(s.finished.wait() for s in sessions), return_exceptions=True),
                 STOP_TIMEOUT_SECONDS,
             )
-    await app.state.market_maker_protection.stop()
+    await services.protection.stop()
     await hub.stop()

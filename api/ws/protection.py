@@ -3,7 +3,8 @@ much too fast.
 
 Per account and underlying (the process of a capacity option, the material of a material call,
 the give leg's process of a swap) a maker configures `quantity`, `interval_ms` and `frozen_ms`.
-The hub reports every trade; when the contracts traded with the account as maker on the
+The hub reports every trade (this is one of its `TradeListener`s, registered by
+`api.ws.start`); when the contracts traded with the account as maker on the
 underlying within the last `interval_ms` reach `quantity`, protection triggers:
 
 - every resting order of the account on the underlying's instruments is cancelled (one
@@ -23,15 +24,14 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from api.config import ApiSettings
 from api.gateway import Gateway, GatewayUnavailable, now_ms
+from api.ws.interfaces import AccountNotifier, Underlyings
 from api.ws.protocol import MMP_TRIGGERED, WsError, encode
 from exchange.commands import CancelAll
 from exchange.events import TradeExecuted
-
-if TYPE_CHECKING:
-    from api.ws.market_data import MarketDataHub
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,11 @@ class MmpState:
     quantity: int  # contracts; 0: protection off
     interval_ms: int
     frozen_ms: int  # 0: frozen until reset
-    trades: deque = field(default_factory=deque)  # (executed_at, quantity) within the interval
-    traded: int = 0
+    # (executed_at, quantity) of the maker trades within the interval
+    trades: deque[tuple[int, int]] = field(default_factory=deque)
+    traded: int = 0  # contracts in `trades`
     frozen: bool = False
-    frozen_until: int | None = None
+    frozen_until: int | None = None  # ms; None while frozen: until reset
 
     def is_frozen(self, now: int) -> bool:
         if self.frozen and self.frozen_until is not None and now >= self.frozen_until:
@@ -68,13 +69,19 @@ class MmpState:
 
 
 class MarketMakerProtection:
-    def __init__(self, gateway: Gateway, hub: MarketDataHub, settings: Any) -> None:
+    """MMP of every account trading through this process: a TradeListener of the hub, a
+    QuoteGuard of order entry."""
+
+    def __init__(
+        self, gateway: Gateway, underlyings: Underlyings, notifier: AccountNotifier, settings: ApiSettings
+    ) -> None:
         self.gateway = gateway
-        self.hub = hub
+        self.underlyings = underlyings  # which instruments a trigger pulls the quotes of
+        self.notifier = notifier  # tells the account's connections
         self.settings = settings
         self._states: dict[tuple[int, str], MmpState] = {}
         self._protected: set[int] = set()  # accounts that trade through this process
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def protect(self, account_id: int) -> None:
         """The account trades through a connection of this process: the defaults apply to it."""
@@ -105,7 +112,7 @@ class MarketMakerProtection:
 
     def configure(
         self, account_id: int, underlying: str, quantity: int, interval_ms: int, frozen_ms: int
-    ) -> dict:
+    ) -> dict[str, Any]:
         state = self._state(account_id, underlying, create=True)
         assert state is not None
         state.quantity = quantity
@@ -115,7 +122,7 @@ class MarketMakerProtection:
         state.traded = 0
         return self.describe(underlying, state)
 
-    def reset(self, account_id: int, underlying: str) -> dict:
+    def reset(self, account_id: int, underlying: str) -> dict[str, Any]:
         state = self._state(account_id, underlying, create=True)
         assert state is not None
         state.unfreeze()
@@ -139,7 +146,7 @@ class MarketMakerProtection:
         )
 
     def on_trade(self, trade: TradeExecuted, underlying: str | None) -> None:
-        """Called by the hub for every trade, in journal order (synchronously)."""
+        """TradeListener: every trade, in journal order (synchronously)."""
         if underlying is None:
             return
         account_id = trade.maker_account_id
@@ -164,7 +171,7 @@ class MarketMakerProtection:
     ) -> None:
         commands = [
             CancelAll(timestamp=0, actor_id=account_id, account_id=account_id, symbol=symbol)
-            for symbol in self.hub.symbols_of(underlying)
+            for symbol in self.underlyings.symbols_of(underlying)
         ]
         cancelled = 0
         try:
@@ -181,8 +188,7 @@ class MarketMakerProtection:
                 "cancelled": cancelled,
             }
         )
-        for session in list(self.hub.by_account.get(account_id, ())):
-            session.push(message)
+        self.notifier.push_to_account(account_id, message)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -10,8 +10,6 @@ nothing malformed reaches the sequencer and both doors take the same orders.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -20,10 +18,14 @@ from pydantic import Field, ValidationError
 from api.errors import validation_message
 from api.schemas import MAX_QUANTITY, Contracts, Fen, RequestModel, Symbol
 
+# The book checksum is shared with the SDK (wire/book.py): re-exported for the server and tests.
+from wire.book import CHECKSUM_LEVELS as CHECKSUM_LEVELS
+from wire.book import book_checksum as book_checksum
+from wire.book import checksum_text as checksum_text
+
 RequestId = str | int | None
 M = TypeVar("M", bound=RequestModel)
 
-CHECKSUM_LEVELS = 10  # levels per side covered by the book checksum
 MAX_DEAD_MAN_MS = 600_000
 MAX_QUOTES = 200  # entries in one mass quote
 
@@ -180,19 +182,3 @@ def error_response(request_id: RequestId, op: str | None, error: WsError) -> str
 def notice(code: str, message: str) -> str:
     """An unsolicited error (no request): SLOW_CONSUMER, IDLE_TIMEOUT."""
     return encode({"type": "error", "code": code, "message": message})
-
-
-# -- BOOK CHECKSUM ------------------------------------------------------------------------------
-
-
-def checksum_text(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> str:
-    """`<ask1>|...|<ask10>;<bid1>|...|<bid10>`, each level `<price>:<quantity>`, best first; the
-    callers pass at most CHECKSUM_LEVELS levels per side."""
-    ask_text = "|".join(f"{price}:{quantity}" for price, quantity in asks)
-    bid_text = "|".join(f"{price}:{quantity}" for price, quantity in bids)
-    return f"{ask_text};{bid_text}"
-
-
-def book_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> int:
-    """CRC-32 (unsigned) of checksum_text: what every book message carries."""
-    return zlib.crc32(checksum_text(asks, bids).encode("ascii"))

@@ -1,19 +1,19 @@
-"""One WebSocket connection: its bounded outbox, its subscriptions, its authentication, and the
-safeguards that act on its account (cancel-on-disconnect, dead-man's switch).
+"""One WebSocket connection: its reader, its requests, and the collaborators it wires.
 
-    hub fan-out / responses --push, respond (never await)--> outbox (API_WS_QUEUE_SIZE)
-        --> at the end of the loop's turn, one write of all of it (api/ws/transport.py) --> socket
-    socket --> reader task --> handle(request) --> response (pushed)
+    socket --> reader --> handle(request) --> op --> answer --respond--> Outbox --> socket
+                                               \\--> order entry: Submit / Deferred --> Submitter
+    hub fan-out --Subscriber.push--> Outbox
 
-Everything the server sends goes through the one outbox, so a connection's messages keep their
-order; what one turn of the event loop produced for a client reaches its socket in one write.
-When the socket does not take more (the client does not read, its transport's buffer is full),
-the outbox waits for it. Market data may fill the outbox up to API_WS_QUEUE_SIZE; responses may go
-beyond that by as many as the requests a connection can have unanswered
-(API_WS_MAX_PENDING_REQUESTS; at that many the reader stops reading the socket until answers go
-out, which pushes back on a pipelining client through TCP), so a market maker's answers are never
-what overflows its outbox. An outbox over its bound means the client does not read: it is told
-SLOW_CONSUMER and closed (1013), and nothing else waits for it.
+- `Outbox` (outbox.py): everything sent, in order, bounded, one write per turn of the loop;
+- `Authentication` (auth.py): the principal, its credential and its end;
+- `Subscriptions` (subscriptions.py): the connection's side of its subscriptions;
+- `Heartbeat` (heartbeat.py): its heartbeat and idle timeout;
+- `Submitter` (submitter.py): order entry to the sequencer, batched per turn, and the answers;
+- `QuoteBook` (order_entry.py): its mass quotes' orders;
+- `Safeguards` (safeguards.py): cancel-on-disconnect, dead-man's switch, the MMP ops.
+
+What every connection of the process shares (the hub, protection, order entry, ...) comes in one
+`Services`, wired by `api.ws.start`.
 """
 
 from __future__ import annotations
@@ -21,36 +21,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from fastapi import FastAPI, WebSocket
-from starlette.concurrency import run_in_threadpool
-from uvicorn.protocols.utils import ClientDisconnected
+from fastapi import WebSocket
 
-from api import metrics, security
-from api.credentials import api_key_credential, session_credential
-from api.deps import Principal, lookup_api_key, lookup_session
-from api.errors import unavailable_answer
-from api.gateway import GatewayUnavailable, now_ms
+from api import metrics
+from api.config import ApiSettings
+from api.credentials import CredentialWatch
+from api.deps import Principal
+from api.gateway import Gateway, GatewayUnavailable, now_ms
+from api.key_crypto import ApiKeyVerifier
+from api.schemas import AmendOrderByIdIn, CancelAllIn, CancelOrderIn, PlaceOrderIn, RequestModel
 from api.ws import channels as ch
-from api.ws import order_entry
+from api.ws.auth import Authentication
+from api.ws.heartbeat import Heartbeat
+from api.ws.market_data import MarketDataHub
+from api.ws.order_entry import Deferred, OrderEntry, QuoteBook, Submit
+from api.ws.outbox import Outbox
+from api.ws.protection import MarketMakerProtection
 from api.ws.protocol import (
-    ALREADY_AUTHENTICATED,
     BAD_REQUEST,
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN_LATER,
     IDLE_TIMEOUT,
-    NOT_SUBSCRIBED,
-    SCOPE_REQUIRED,
     SLOW_CONSUMER,
     UNAUTHENTICATED,
     UNKNOWN_OP,
     Auth,
     CancelAllAfter,
     CancelOnDisconnect,
+    MassQuote,
     MmpConfigure,
     MmpReset,
     RequestId,
@@ -65,207 +67,116 @@ from api.ws.protocol import (
     parse_request,
     response,
 )
-from api.ws.transport import FRAMES, FrameWriter
-from exchange.commands import CancelAll, Command
-from exchange.results import CommandResult
-
-if TYPE_CHECKING:
-    from api.ws.market_data import MarketDataHub
-    from api.ws.protection import MarketMakerProtection
+from api.ws.safeguards import Safeguards
+from api.ws.submitter import Submitter, unavailable
+from api.ws.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_SECONDS = 5.0  # how long a closing connection may take to flush and close
-MAX_FAILED_AUTHS = 3
 DISCONNECT_WAIT_SECONDS = 5.0  # in-flight order entry finishes before cancel-on-disconnect
 
+M = TypeVar("M", bound=RequestModel)
 Handler = Callable[[dict[str, Any], RequestId], Awaitable[Any]]
-Answer = Callable[[CommandResult], Any]  # the result of a successful command
-ANSWERED = object()
-_DETACHED: set[asyncio.Task] = (
-    set()
-)  # dead-man's switch firings (they outlive their connection)  # a handler's return value when it answers by itself (now or later)
+ANSWERED = object()  # a handler's return value when it answers by itself (now or later)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every connection of this process shares, wired by `api.ws.start`."""
+
+    settings: ApiSettings
+    gateway: Gateway
+    hub: MarketDataHub
+    protection: MarketMakerProtection
+    order_entry: OrderEntry
+    credential_watch: CredentialWatch
+    db_engine: Any
+    api_keys: ApiKeyVerifier
+    connection_opened: Callable[[], None]  # the collector's bookkeeping (api/collector.py)
+    connection_closed: Callable[[], None]
+    sessions: set[Session]  # the open connections (the server closes them when it stops)
 
 
 class Session:
-    def __init__(self, websocket: WebSocket, app: FastAPI) -> None:
-        state = app.state
+    """One connection; a `Subscriber` of the hub (account_id, push)."""
+
+    push: Callable[[str], None]  # the outbox's own push: the hub's fan-out calls it directly
+    respond: Callable[[str], None]
+
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
+        settings = services.settings
         self.ws = websocket
-        self.app = app
-        self.settings = state.settings
-        self.gateway = state.gateway
-        self.hub: MarketDataHub = state.market_data
-        self.protection: MarketMakerProtection = state.market_maker_protection
-        self.outbox: deque[str] = deque()  # bounded by push/respond, see above
-        self._writer: FrameWriter | None = websocket.scope.get("extensions", {}).get(FRAMES, {}).get("writer")
-        self._write_scheduled = False
-        self._draining: asyncio.Task | None = None  # waits for the socket to take the outbox
-        self.market_data_limit = self.settings.ws_queue_size
-        self.pending_limit = self.settings.ws_max_pending_requests
-        self.pending = 0  # requests read and not answered yet
-        self.below_pending_limit = asyncio.Event()
-        self.below_pending_limit.set()
+        self.services = services
+        self.hub = services.hub
         self.loop = asyncio.get_running_loop()
-        self.last_received = self.loop.time()
-        # -- subscriptions (the hub keeps the reverse index) --
-        self.books: set[str] = set()
-        self.private: set[str] = set()
-        # -- authentication --
-        self.principal: Principal | None = None
-        self.credential_id: str | None = None  # api/credentials.py: what ends this principal
-        self.expiry: asyncio.TimerHandle | None = None  # a session token's end
-        self.challenge: str | None = secrets.token_hex(16)
-        self.failed_auths = 0
-        # -- order entry and safeguards --
-        self.cancel_on_disconnect = False
-        self.cancel_on_disconnect_account: int | None = None
-        self.dead_man: asyncio.TimerHandle | None = None
-        self.quotes: dict[str, list[int]] = {}  # symbol -> order ids of this connection's quote
-        self.quote_lock = asyncio.Lock()  # mass quotes replace each other in arrival order
-        self.in_flight: set[asyncio.Task] = set()
-        self._batch: list[tuple[RequestId, str, Command, Answer]] = []  # submitted together
+        self.outbox = Outbox(
+            websocket,
+            self.loop,
+            settings.ws_queue_size,
+            settings.ws_max_pending_requests,
+            on_overflow=self._slow_consumer,
+            on_lost=self._lost,
+        )
+        self.push = self.outbox.push
+        self.respond = self.outbox.respond
+        self.auth = Authentication(
+            settings,
+            services.gateway,
+            services.db_engine,
+            services.api_keys,
+            services.credential_watch,
+            self.loop,
+            on_ended=self._credential_ended,
+        )
+        self.subscriptions = Subscriptions(self, self.hub)
+        self.heartbeat = Heartbeat(
+            self.loop,
+            settings.ws_heartbeat_seconds,
+            settings.ws_idle_timeout_seconds,
+            self.hub,
+            self.subscriptions.books,
+            self.push,
+            on_idle=self._idle_timeout,
+        )
+        self.submitter = Submitter(services.gateway, self.outbox, self.loop)
+        self.quotes = QuoteBook()
+        self.safeguards = Safeguards(services.gateway, services.protection, self.loop, self.push)
         # -- lifecycle --
-        self.closing = False
         self.done = asyncio.Event()  # the connection is over: clean up
         self.finished = asyncio.Event()  # cleaned up (cancel-on-disconnect submitted)
         self._close_after_response: int | None = None
+        entry = services.order_entry
+        safeguards = self.safeguards
+
+        def mass_quote(request: MassQuote, principal: Principal) -> Awaitable[Deferred]:
+            return entry.mass_quote(request, principal, self.quotes)
+
         self._ops: dict[str, Handler] = {
             "ping": self._ping,
             "auth": self._auth,
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "resync": self._resync,
-            "place": lambda raw, rid: order_entry.place(self, raw, rid),
-            "cancel": lambda raw, rid: order_entry.cancel(self, raw, rid),
-            "amend": lambda raw, rid: order_entry.amend(self, raw, rid),
-            "cancel_all": lambda raw, rid: order_entry.cancel_all(self, raw, rid),
-            "mass_quote": lambda raw, rid: order_entry.mass_quote(self, raw, rid),
-            "cancel_on_disconnect": self._cancel_on_disconnect,
-            "cancel_all_after": self._cancel_all_after,
-            "mmp_config": self._mmp_config,
-            "mmp_reset": self._mmp_reset,
+            "place": self._order_entry(PlaceOrderIn, entry.place),
+            "cancel": self._order_entry(CancelOrderIn, entry.cancel),
+            "amend": self._order_entry(AmendOrderByIdIn, entry.amend),
+            "cancel_all": self._order_entry(CancelAllIn, entry.cancel_all),
+            "mass_quote": self._order_entry(MassQuote, mass_quote),
+            "cancel_on_disconnect": self._safeguard(CancelOnDisconnect, safeguards.set_cancel_on_disconnect),
+            "cancel_all_after": self._safeguard(CancelAllAfter, safeguards.cancel_all_after),
+            "mmp_config": self._safeguard(MmpConfigure, safeguards.mmp_config),
+            "mmp_reset": self._safeguard(MmpReset, safeguards.mmp_reset),
         }
 
     @property
     def account_id(self) -> int | None:
-        return self.principal.account_id if self.principal is not None else None
+        principal = self.auth.principal
+        return principal.account_id if principal is not None else None
 
-    # -- OUTGOING ---------------------------------------------------------------------------------
-
-    def push(self, text: str) -> None:
-        """Queue one market-data message or notice; never waits. Past the market-data bound the
-        connection is dropped as a slow consumer."""
-        self._enqueue(text, self.market_data_limit)
-
-    def respond(self, text: str) -> None:
-        """Queue the answer to a request; never waits. Answers have room beyond the market-data
-        bound for every request the connection may have pending."""
-        self._enqueue(text, self.market_data_limit + self.pending_limit)
-
-    def _enqueue(self, text: str, limit: int) -> None:
-        if self.closing:
-            return
-        if len(self.outbox) >= limit:
-            metrics.WS_QUEUE_DROPS.inc()
-            self._close(
-                CLOSE_TRY_AGAIN_LATER,
-                notice(SLOW_CONSUMER, "the connection fell behind its messages; reconnect and resubscribe"),
-            )
-            return
-        self.outbox.append(text)
-        if not self._write_scheduled and self._draining is None:
-            self._write_scheduled = True
-            self.loop.call_soon(self._write_out)
-
-    def _request_pending(self) -> None:
-        self.pending += 1
-        if self.pending >= self.pending_limit:
-            self.below_pending_limit.clear()
-
-    def _request_answered(self) -> None:
-        self.pending -= 1
-        if self.pending < self.pending_limit:
-            self.below_pending_limit.set()
-
-    def _write_out(self) -> None:
-        """Hand the outbox to the socket, once per turn of the loop (scheduled by the first
-        message of the turn), so everything the turn produced goes out in one write."""
-        self._write_scheduled = False
-        if not self.outbox or self.closing or self._draining is not None:
-            return
-        if self._writer is not None:
-            try:
-                if self._writer.write(self.outbox):
-                    self.outbox.clear()
-                    return
-            except ClientDisconnected:
-                self.done.set()
-                return
-        self._draining = self.loop.create_task(self._drain_in_background())
-
-    async def _drain(self) -> None:
-        """Write the outbox whenever the socket takes it: after the transport paused writing, or
-        frame by frame through Starlette on a server without the FRAMES extension."""
-        writer = self._writer
-        try:
-            while self.outbox:
-                if writer is None:
-                    await self.ws.send_text(self.outbox.popleft())
-                    continue
-                await writer.writable()
-                if writer.write(self.outbox):
-                    self.outbox.clear()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the socket is gone
-            self.done.set()
-
-    async def _drain_in_background(self) -> None:
-        try:
-            await self._drain()
-        finally:
-            self._draining = None
-
-    def idle_timeout(self) -> None:
-        limit = self.settings.ws_idle_timeout_seconds
-        self._close(CLOSE_POLICY, notice(IDLE_TIMEOUT, f"nothing received for {limit:g} s"), flush=True)
-
-    def _close(self, code: int, text: str | None = None, flush: bool = False) -> None:
-        """Stop taking messages and close the socket in the background. `flush`: what is in the
-        outbox (and `text`) goes out first; otherwise the outbox is dropped (a slow consumer's)."""
-        if self.closing:
-            return
-        if text is not None and flush:
-            self.outbox.append(text)
-            text = None
-        self.closing = True
-        self.hub.detach(self)
-        self.spawn_task(self._close_now(code, text, flush))
-
-    async def _close_now(self, code: int, text: str | None, flush: bool) -> None:
-        try:
-            if flush:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._flush_outbox(), CLOSE_TIMEOUT_SECONDS)
-            self.outbox.clear()
-            if self._draining is not None:
-                self._draining.cancel()
-            # A client that reads nothing never lets these through: give up after the timeout.
-            with contextlib.suppress(Exception):
-                if text is not None:
-                    await asyncio.wait_for(self.ws.send_text(text), CLOSE_TIMEOUT_SECONDS)
-                await asyncio.wait_for(self.ws.close(code), CLOSE_TIMEOUT_SECONDS)
-        finally:
-            self.done.set()
-
-    async def _flush_outbox(self) -> None:
-        if self._draining is not None:
-            await asyncio.wait([self._draining])
-        await self._drain()
-
-    def shutdown(self) -> None:
-        """The server stops."""
-        self._close(1001, flush=True)
+    @property
+    def closing(self) -> bool:
+        return self.outbox.closed
 
     # -- THE CONNECTION ---------------------------------------------------------------------------
 
@@ -275,14 +186,15 @@ class Session:
         except Exception:  # the client left during the handshake
             return
         metrics.WEBSOCKETS.inc()
-        self.app.state.collector.connection_opened()
+        self.services.connection_opened()
+        self.services.sessions.add(self)
         self.hub.attach(self)
-        settings = self.settings
+        settings = self.services.settings
         self.push(
             encode(
                 {
                     "type": "welcome",
-                    "challenge": self.challenge,
+                    "challenge": self.auth.challenge,
                     "server_time": now_ms(),
                     "heartbeat_ms": int(settings.ws_heartbeat_seconds * 1000),
                     "idle_timeout_ms": int(settings.ws_idle_timeout_seconds * 1000),
@@ -290,34 +202,43 @@ class Session:
                 }
             )
         )
+        self.heartbeat.start()
         reader = self.loop.create_task(self._read_loop())
         try:
             await self.done.wait()
         finally:
-            self.closing = True
-            self.hub.detach(self)
+            self.outbox.close()
+            self._detach()
             reader.cancel()
-            if self._draining is not None:
-                self._draining.cancel()
-            tasks = [reader] if self._draining is None else [reader, self._draining]
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._release_credential()
+            draining = self.outbox.discard()
+            await asyncio.gather(*(t for t in (reader, draining) if t is not None), return_exceptions=True)
+            self.auth.release_credential()
             try:
                 await self._on_disconnect()
             finally:
                 metrics.WEBSOCKETS.dec()
-                self.app.state.collector.connection_closed()
+                self.services.connection_closed()
                 self.finished.set()
 
+    def _detach(self) -> None:
+        """Nothing more is sent to this connection."""
+        self.heartbeat.stop()
+        self.hub.detach(self)
+        self.services.sessions.discard(self)
+
     async def _read_loop(self) -> None:
+        receive = self.ws.receive
+        heartbeat = self.heartbeat
+        below_pending_limit = self.outbox.below_pending_limit
+        loop = self.loop
         try:
             while True:
-                message = await self.ws.receive()
+                message = await receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                self.last_received = self.loop.time()
-                if not self.below_pending_limit.is_set():
-                    await self.below_pending_limit.wait()
+                heartbeat.last_received = loop.time()
+                if not below_pending_limit.is_set():
+                    await below_pending_limit.wait()
                 text = message.get("text")
                 if text is None:
                     error = WsError(BAD_REQUEST, "binary frames are not accepted: send JSON text frames")
@@ -341,14 +262,18 @@ class Session:
             if handler is None:
                 raise WsError(UNKNOWN_OP, f"no op {op!r}; ops: {', '.join(self._ops)}")
             result = await handler(raw, request_id)
-            if result is not ANSWERED:
+            if type(result) is Submit:
+                self.submitter.submit(request_id, op, result)
+            elif type(result) is Deferred:
+                self.submitter.later(request_id, op, result.work)
+            elif result is not ANSWERED:
                 self.respond(response(request_id, op, result))
         except _Unanswerable as error:
             self.respond(error_response(error.request_id, None, error))
         except WsError as error:
             self.respond(error_response(request_id, op, error))
         except GatewayUnavailable as exc:
-            self.respond(error_response(request_id, op, _unavailable(exc)))
+            self.respond(error_response(request_id, op, unavailable(exc)))
         except Exception:
             # Every request gets its one answer, whatever happened.
             log.exception("op %r failed", op)
@@ -359,275 +284,132 @@ class Session:
     async def _on_disconnect(self) -> None:
         """Let submitted order entry finish, then cancel the account's orders if opted in. The
         dead-man's switch keeps running: it exists for a client that cannot reach us any more."""
-        self._flush()
-        if self.in_flight:
-            await asyncio.wait(list(self.in_flight), timeout=DISCONNECT_WAIT_SECONDS)
-        account_id = self.cancel_on_disconnect_account
-        if self.cancel_on_disconnect and account_id is not None:
-            try:
-                await self.gateway.submit(CancelAll(timestamp=0, actor_id=account_id, account_id=account_id))
-            except GatewayUnavailable:
-                log.error("cancel-on-disconnect of account %s failed: sequencer unreachable", account_id)
+        await self.submitter.settle(DISCONNECT_WAIT_SECONDS)
+        await self.safeguards.on_disconnect()
 
-    # -- TASKS ------------------------------------------------------------------------------------
+    # -- CLOSING ----------------------------------------------------------------------------------
 
-    def spawn_task(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task:
-        task = self.loop.create_task(coroutine)
-        self.in_flight.add(task)
-        task.add_done_callback(self.in_flight.discard)
-        return task
-
-    def answer_later(self, request_id: RequestId, op: str, work: Coroutine[Any, Any, Any]) -> Any:
-        """Run `work` concurrently (order entry is pipelined) and push its result or error."""
-
-        async def run() -> None:
-            try:
-                result = await work
-            except WsError as error:
-                self.respond(error_response(request_id, op, error))
-            except GatewayUnavailable as exc:
-                self.respond(error_response(request_id, op, _unavailable(exc)))
-            except Exception:
-                log.exception("op %r failed", op)
-                self.respond(error_response(request_id, op, internal_error()))
-            else:
-                self.respond(response(request_id, op, result))
-            finally:
-                self._request_answered()
-
-        self._request_pending()
-        self.spawn_task(run())
-        return ANSWERED
-
-    def submit(self, request_id: RequestId, op: str, command: Command, answer: Answer) -> Any:
-        """Submit one command and respond with `answer(result)` or the refusal. The commands of
-        the requests read in one turn of the event loop go to the sequencer together (one
-        `submit_many`, in arrival order), so a pipelining client costs one task per turn."""
-        self._batch.append((request_id, op, command, answer))
-        self._request_pending()
-        if len(self._batch) == 1:
-            self.loop.call_soon(self._flush)
-        return ANSWERED
-
-    def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        if batch:
-            self.spawn_task(self._submit_batch(batch))
-
-    async def _submit_batch(self, batch: list[tuple[RequestId, str, Command, Answer]]) -> None:
-        try:
-            results = await self.gateway.submit_many([command for _, _, command, _ in batch])
-        except Exception as exc:
-            if isinstance(exc, GatewayUnavailable):
-                error = _unavailable(exc)
-            else:
-                log.exception("a batch of %d commands failed", len(batch))
-                error = internal_error()
-            for request_id, op, _, _ in batch:
-                self.respond(error_response(request_id, op, error))
-                self._request_answered()
-            return
-        for (request_id, op, _, answer), result in zip(batch, results, strict=True):
-            if result.ok:
-                self.respond(response(request_id, op, answer(result)))
-            else:
-                self.respond(error_response(request_id, op, order_entry.refusal(result)))
-            self._request_answered()
-
-    # -- AUTHORIZATION ----------------------------------------------------------------------------
-
-    def require_scope(self, scope: str) -> Principal:
-        if self.principal is None:
-            raise WsError(UNAUTHENTICATED, "authenticate first (op auth)")
-        if scope not in self.principal.scopes:
-            raise WsError(SCOPE_REQUIRED, f"this API key lacks the {scope!r} scope")
-        return self.principal
-
-    def _refuse_auth(self, message: str) -> WsError:
-        self.failed_auths += 1
-        if self.failed_auths >= MAX_FAILED_AUTHS:
-            self._close_after_response = CLOSE_POLICY
-            message += "; too many refused attempts: closing"
-        return WsError(UNAUTHENTICATED, message)
-
-    async def _auth(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
-        if self.principal is not None:
-            raise WsError(ALREADY_AUTHENTICATED, "this connection is already authenticated")
-        request = fields(raw, Auth)
-        engine = self.app.state.db_engine
-        key_id: str | None = None
-        if request.token is not None:
-            live = await run_in_threadpool(lookup_session, engine, request.token, now_ms())
-            if live is None:
-                raise self._refuse_auth("the session token is unknown or expired; log in again")
-            account_id, expires_at = live
-            scopes = frozenset(security.SCOPES)
-            via = "session"
-            credential_id = session_credential(security.digest(request.token))
-        elif request.key is not None and request.timestamp is not None and request.signature is not None:
-            timestamp = str(request.timestamp)
-            millis = security.parse_timestamp(timestamp)  # bounded: at most 16 ASCII digits
-            if millis is None:
-                raise WsError(BAD_REQUEST, "timestamp is milliseconds since the epoch, at most 16 digits")
-            if not security.valid_key_id(request.key) or not security.valid_signature(request.signature):
-                raise WsError(BAD_REQUEST, "key is at most 40 characters, signature at most 128 hex")
-            window = self.settings.signature_window_ms
-            if abs(millis - now_ms()) > window:
-                raise self._refuse_auth(f"the timestamp is more than {window} ms from the server's clock")
-            key = await run_in_threadpool(lookup_api_key, engine, request.key)
-            if key is None:
-                raise self._refuse_auth("unknown or revoked API key")
-            assert self.challenge is not None
-            message = security.ws_challenge_message(self.challenge, timestamp)
-            if not self.app.state.api_keys.matches(key, message, request.signature):
-                raise self._refuse_auth("the signature does not match this connection's challenge")
-            account_id = key.account_id
-            scopes = frozenset(s for s in key.scopes.split(",") if s)
-            key_id = key.key_id
-            via = "api_key"
-            credential_id = api_key_credential(key.key_id)
-            expires_at = None
-        else:
-            raise WsError(BAD_REQUEST, "auth needs a token, or key, timestamp and signature")
-        account = await self.gateway.query("account", account_id)
-        if account is None:
-            raise self._refuse_auth("the account of these credentials no longer exists")
+    def _close(self, code: int, text: str | None = None, flush: bool = False) -> None:
+        """Stop taking messages and close the socket in the background. `flush`: what is in the
+        outbox (and `text`) goes out first; otherwise the outbox is dropped (a slow consumer's)."""
         if self.closing:
-            return ANSWERED
-        self.principal = Principal(account_id, account["role"], scopes, via, key_id)
-        self._hold_credential(credential_id, expires_at)
-        self.challenge = None  # one successful authentication per challenge
-        self.hub.authenticated(self, account_id)
-        if "trade" in scopes:
-            self.protection.protect(account_id)
-        return {"account_id": account_id, "role": account["role"], "scopes": sorted(scopes), "via": via}
-
-    def _hold_credential(self, credential_id: str, expires_at: int | None) -> None:
-        """Register with the process's CredentialWatch (ended at once when the credential is
-        revoked or logged out, here or on another worker) and, for a session token, end at its
-        expiry."""
-        self.credential_id = credential_id
-        self.app.state.credential_watch.hold(credential_id, self)
-        if expires_at is not None:
-            delay = max(0.0, (expires_at - now_ms()) / 1000)
-            self.expiry = self.loop.call_later(delay, self.credential_ended, "the session expired")
-
-    def _release_credential(self) -> None:
-        if self.expiry is not None:
-            self.expiry.cancel()
-            self.expiry = None
-        if self.credential_id is not None:
-            self.app.state.credential_watch.release(self.credential_id, self)
-            self.credential_id = None
-
-    def credential_ended(self, reason: str) -> None:
-        """The credential this connection authenticated with was revoked, logged out or expired:
-        nothing more is done on it (a request read from now on is refused UNAUTHENTICATED), the
-        client is told, and the connection closes (1008). Orders already submitted are answered
-        by the sequencer as usual; cancel-on-disconnect, if enabled, still runs."""
-        if self.principal is None:
             return
-        self.principal = None
-        self._release_credential()
+        if flush:
+            self.outbox.close(last=text)
+            text = None
+        else:
+            self.outbox.close()
+        self._detach()
+        self.submitter.spawn(self._close_now(code, text, flush))
+
+    async def _close_now(self, code: int, text: str | None, flush: bool) -> None:
+        try:
+            if flush:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outbox.flush(), CLOSE_TIMEOUT_SECONDS)
+            self.outbox.discard()
+            # A client that reads nothing never lets these through: give up after the timeout.
+            with contextlib.suppress(Exception):
+                if text is not None:
+                    await asyncio.wait_for(self.ws.send_text(text), CLOSE_TIMEOUT_SECONDS)
+                await asyncio.wait_for(self.ws.close(code), CLOSE_TIMEOUT_SECONDS)
+        finally:
+            self.done.set()
+
+    def _slow_consumer(self) -> None:
+        message = "the connection fell behind its messages; reconnect and resubscribe"
+        self._close(CLOSE_TRY_AGAIN_LATER, notice(SLOW_CONSUMER, message))
+
+    def _lost(self) -> None:
+        self.done.set()
+
+    def _idle_timeout(self) -> None:
+        limit = self.services.settings.ws_idle_timeout_seconds
+        self._close(CLOSE_POLICY, notice(IDLE_TIMEOUT, f"nothing received for {limit:g} s"), flush=True)
+
+    def _credential_ended(self, reason: str) -> None:
         self._close(
             CLOSE_POLICY, notice(UNAUTHENTICATED, f"{reason}: log in or authenticate again"), flush=True
         )
 
-    # -- SUBSCRIPTIONS ----------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """The server stops."""
+        self._close(1001, flush=True)
+
+    # -- OPS --------------------------------------------------------------------------------------
 
     async def _ping(self, _raw: dict[str, Any], _request_id: RequestId) -> Any:
         return {"server_time": now_ms()}
+
+    async def _auth(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
+        auth = self.auth
+        auth.require_unauthenticated()
+        request = fields(raw, Auth)
+        try:
+            verified = await auth.verify(request)
+        except WsError:
+            if auth.refusals_exhausted:
+                self._close_after_response = CLOSE_POLICY
+            raise
+        if self.closing:
+            return ANSWERED
+        principal = auth.accept(verified)
+        if self.closing:  # the credential ended while this auth was under way
+            return ANSWERED
+        self.hub.authenticated(self, principal.account_id)
+        if "trade" in principal.scopes:
+            self.services.protection.protect(principal.account_id)
+        return {
+            "account_id": principal.account_id,
+            "role": principal.role,
+            "scopes": sorted(principal.scopes),
+            "via": principal.via,
+        }
 
     async def _subscribe(self, raw: dict[str, Any], request_id: RequestId) -> Any:
         request = fields(raw, Subscription)
         channel = ch.channel_for(request.channel, request.symbol)
         if channel.private:
-            self.require_scope("read")
+            self.auth.require_scope("read")
         if request.symbol is not None:
             await self.hub.known_symbol(request.symbol)
         if self.closing:
             return ANSWERED
         # The response, then the channel's first messages, in one step (no await in between).
         self.respond(response(request_id, "subscribe", {"channel": channel.name, "symbol": request.symbol}))
-        self.hub.subscribe(self, channel.name, request.symbol)
+        self.subscriptions.add(channel.name, request.symbol)
         return ANSWERED
 
     async def _unsubscribe(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
         request = fields(raw, Subscription)
         channel = ch.channel_for(request.channel, request.symbol)
-        if not self.hub.is_subscribed(self, channel.name, request.symbol):
-            raise WsError(NOT_SUBSCRIBED, f"not subscribed to {channel.name} {request.symbol or ''}".strip())
-        self.hub.unsubscribe(self, channel.name, request.symbol)
+        self.subscriptions.remove(channel.name, request.symbol)
         return {"channel": channel.name, "symbol": request.symbol}
 
     async def _resync(self, raw: dict[str, Any], request_id: RequestId) -> Any:
-        request = fields(raw, Resync)
-        if request.symbol not in self.books:
-            raise WsError(NOT_SUBSCRIBED, f"subscribe to the book of {request.symbol!r} first")
-        last_seq = self.hub.books[request.symbol].last_seq
-        self.respond(response(request_id, "resync", {"symbol": request.symbol, "last_seq": last_seq}))
-        self.hub.send_snapshot(self, request.symbol)
+        symbol = fields(raw, Resync).symbol
+        last_seq = self.subscriptions.book_seq(symbol)
+        self.respond(response(request_id, "resync", {"symbol": symbol, "last_seq": last_seq}))
+        self.subscriptions.send_snapshot(symbol)
         return ANSWERED
 
-    # -- SAFEGUARDS -------------------------------------------------------------------------------
+    def _order_entry(self, shape: type[M], op: Callable[[M, Principal], Awaitable[Any]]) -> Handler:
+        """An order-entry op behind the `trade` scope and the request's shape, checked in that
+        order. No coroutine of its own: `handle` awaits the op's directly."""
+        require_scope = self.auth.require_scope
 
-    async def _cancel_on_disconnect(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
-        principal = self.require_scope("trade")
-        self.cancel_on_disconnect = fields(raw, CancelOnDisconnect).enabled
-        # Kept apart from the principal: it still runs when the connection ends because its
-        # credential did.
-        self.cancel_on_disconnect_account = principal.account_id
-        return {"enabled": self.cancel_on_disconnect}
+        def start(raw: dict[str, Any], _request_id: RequestId) -> Awaitable[Any]:
+            principal = require_scope("trade")
+            return op(fields(raw, shape), principal)
 
-    async def _cancel_all_after(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
-        principal = self.require_scope("trade")
-        timeout_ms = fields(raw, CancelAllAfter).timeout_ms
-        if self.dead_man is not None:
-            self.dead_man.cancel()
-            self.dead_man = None
-        if timeout_ms == 0:
-            return {"armed": False, "deadline": None}
-        self.dead_man = self.loop.call_later(timeout_ms / 1000, self._dead_man_fired, principal.account_id)
-        return {"armed": True, "deadline": now_ms() + timeout_ms}
+        return start
 
-    def _dead_man_fired(self, account_id: int) -> None:
-        self.dead_man = None
+    def _safeguard(self, shape: type[M], op: Callable[[Principal, M], Any]) -> Handler:
+        async def run(raw: dict[str, Any], _request_id: RequestId) -> Any:
+            principal = self.auth.require_scope("trade")
+            return op(principal, fields(raw, shape))
 
-        async def cancel_all() -> None:
-            command = CancelAll(timestamp=0, actor_id=account_id, account_id=account_id)
-            try:
-                result = await self.gateway.submit(command)
-            except GatewayUnavailable:
-                log.error("dead-man's switch of account %s failed: sequencer unreachable", account_id)
-                return
-            message = {
-                "type": "cancel_all_after",
-                "cancelled": int(result.data.get("cancelled", 0)),
-                "seq": result.seq,
-            }
-            self.push(encode(message))
-
-        # Not in in_flight: the switch outlives the connection.
-        task = self.loop.create_task(cancel_all())
-        _DETACHED.add(task)
-        task.add_done_callback(_DETACHED.discard)
-
-    async def _mmp_config(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
-        principal = self.require_scope("trade")
-        request = fields(raw, MmpConfigure)
-        return self.protection.configure(
-            principal.account_id, request.underlying, request.quantity, request.interval_ms, request.frozen_ms
-        )
-
-    async def _mmp_reset(self, raw: dict[str, Any], _request_id: RequestId) -> Any:
-        principal = self.require_scope("trade")
-        return self.protection.reset(principal.account_id, fields(raw, MmpReset).underlying)
-
-
-def _unavailable(exc: GatewayUnavailable) -> WsError:
-    """UNAVAILABLE (nothing was applied) or OUTCOME_UNKNOWN (it may have been), as over REST."""
-    code, message = unavailable_answer(exc)
-    return WsError(code, message)
+        return run
 
 
 def _envelope(raw: dict[str, Any]) -> tuple[RequestId, str]:

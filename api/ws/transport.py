@@ -9,7 +9,7 @@ sans-I/O implementation with two changes for tens of thousands of messages a sec
   of what the event loop spent per answered request, and a fan-out to 1,000 subscribers was 1,000
   task wake-ups per message. The writer refuses (returns False) while the transport's buffer is
   over its high-water mark, so what a client does not read piles up in the session's bounded
-  outbox (sessions.py), not here.
+  outbox (outbox.py), not here.
 - **Read ahead.** uvicorn stops reading the socket after every message until the application
   takes it: two more system calls per request, and a pipelining client's requests are read one
   turn of the loop at a time. Here reading stops only when `READ_AHEAD` messages wait for the

@@ -20,13 +20,16 @@ Prices are fen per contract (swap prices may be negative), quantities contracts.
 from __future__ import annotations
 
 import enum
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sortedcontainers import SortedDict
 
-CHECKSUM_LEVELS = 10
+# One checksum for the server and the SDK (wire/book.py); `checksum_text` and `book_checksum` stay
+# importable from here and from `clients.python`.
+from wire.book import CHECKSUM_LEVELS, book_checksum, checksum_text
+
+__all__ = ["CHECKSUM_LEVELS", "BookUpdate", "Level", "LocalBook", "book_checksum", "checksum_text"]
 
 Level = tuple[int, int, int]  # (price, quantity, order_count)
 
@@ -37,16 +40,6 @@ class BookUpdate(enum.Enum):
     APPLIED = "applied"
     SKIPPED = "skipped"  # a delta while waiting for a snapshot, or one already in a REST snapshot
     RESYNC = "resync"  # a gap or a checksum mismatch: ask the server for a fresh snapshot
-
-
-def checksum_text(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> str:
-    """`<ask1>|...|<ask10>;<bid1>|...|<bid10>`, each level `<price>:<quantity>`, best first."""
-    return "|".join(f"{p}:{q}" for p, q in asks) + ";" + "|".join(f"{p}:{q}" for p, q in bids)
-
-
-def book_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> int:
-    """CRC-32 (unsigned) of the checksum text of the given levels (the caller passes the top 10)."""
-    return zlib.crc32(checksum_text(asks, bids).encode("ascii"))
 
 
 class LocalBook:
@@ -127,7 +120,9 @@ class LocalBook:
         `bids`/`asks` as levels with price, quantity, order_count, or a models.Book). Deltas with
         `last_seq <=` its `last_seq` are skipped; the first one applied must have `prev_seq <=` it.
         Only a REST snapshot of the whole book can verify checksums (docs/market-data.md)."""
-        get = book.get if isinstance(book, Mapping) else lambda name: getattr(book, name)
+        get: Callable[[str], Any] = (
+            book.get if isinstance(book, Mapping) else lambda name: getattr(book, name)
+        )
         self._replace(
             get("bids"),
             get("asks"),
@@ -228,7 +223,7 @@ def _set(side: SortedDict, price: int, quantity: int, count: int) -> None:
 
 def _take(levels: Iterable[Level], limit: int | None, available: int) -> list[Level]:
     count = available if limit is None else min(limit, available)
-    result = []
+    result: list[Level] = []
     for level in levels:
         if len(result) >= count:
             break

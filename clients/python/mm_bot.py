@@ -47,13 +47,20 @@ from clients.python import models as m
 from clients.python.errors import CapexError
 from clients.python.rest import CapexClient
 from clients.python.ws import WsSession
+from wire import ws as codes
 
 log = logging.getLogger("capex.mm_bot")
 
 QUOTES_PER_MESSAGE = 100  # the server takes up to 200 entries in one mass quote
 # Refusals that say "not now, maybe next cycle" rather than "not this side for a while".
 TRANSIENT_REFUSALS = frozenset(
-    {"MATCHING_WOULD_CROSS", "RATE_LIMITED", "UNAVAILABLE", "OUTCOME_UNKNOWN", "STORE_UNAVAILABLE"}
+    {
+        "MATCHING_WOULD_CROSS",  # the exchange's own refusals: exchange/results.py names
+        "STORE_UNAVAILABLE",
+        codes.RATE_LIMITED,
+        codes.UNAVAILABLE,
+        codes.OUTCOME_UNKNOWN,
+    }
 )
 SUMMARY_EVERY_SECONDS = 10.0
 MAX_REFUSAL_BACKOFF = 300.0  # seconds
@@ -516,7 +523,7 @@ class MarketMaker:
             result = await self.session.mass_quote([quote for quote, _ in entries], self.config.order_type)
         except CapexError as exc:
             self.stats.refusals[exc.code] += 1
-            if exc.code == "RATE_LIMITED":
+            if exc.code == codes.RATE_LIMITED:
                 log.warning("quote rate limit reached: waiting %.2f s", exc.retry_after or 1.0)
                 await asyncio.sleep(exc.retry_after or 1.0)
             else:
@@ -533,7 +540,7 @@ class MarketMaker:
         symbol = answer.symbol
         if answer.error is not None:  # the whole entry was refused: nothing was cancelled or placed
             self.stats.refusals[answer.error.code] += 1
-            if answer.error.code == "MMP_TRIGGERED":
+            if answer.error.code == codes.MMP_TRIGGERED:
                 instrument = self.instruments[symbol]
                 self._freeze(self.underlying(instrument), self.config.mmp_frozen_ms / 1000)
                 self.quotes.pop(symbol, None)

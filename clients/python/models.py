@@ -21,20 +21,20 @@ class Model(msgspec.Struct, frozen=True, kw_only=True):
 # -- ACCOUNTS ------------------------------------------------------------------------------------
 
 
-class Account(Model, kw_only=True):
+class Account(Model, frozen=True, kw_only=True):
     account_id: int
     username: str
     role: str
 
 
-class Session(Model, kw_only=True):
+class Session(Model, frozen=True, kw_only=True):
     token: str
     account_id: int
     role: str
     expires_at: int
 
 
-class Me(Model, kw_only=True):
+class Me(Model, frozen=True, kw_only=True):
     account_id: int
     username: str | None
     role: str
@@ -44,7 +44,7 @@ class Me(Model, kw_only=True):
     kill_switch: bool = False
 
 
-class ApiKey(Model, kw_only=True):
+class ApiKey(Model, frozen=True, kw_only=True):
     key_id: str
     scopes: list[str]
     label: str = ""
@@ -54,7 +54,7 @@ class ApiKey(Model, kw_only=True):
     public_key: str | None = None  # ed25519: the registered public key, 64 hex
 
 
-class ApiKeyCreated(ApiKey, kw_only=True):
+class ApiKeyCreated(ApiKey, frozen=True, kw_only=True):
     # hmac-sha256: shown once, sign requests with SHA-256(secret); ed25519: None (you hold the key)
     secret: str | None = None
 
@@ -62,7 +62,7 @@ class ApiKeyCreated(ApiKey, kw_only=True):
 # -- INSTRUMENTS ---------------------------------------------------------------------------------
 
 
-class CapacityOptionTerms(Model, kw_only=True, tag_field="kind", tag="CAP"):
+class CapacityOptionTerms(Model, frozen=True, kw_only=True, tag_field="kind", tag="CAP"):
     process: str
     window_start: int
     window_end: int
@@ -71,7 +71,7 @@ class CapacityOptionTerms(Model, kw_only=True, tag_field="kind", tag="CAP"):
     exercise_deadline: int
 
 
-class MaterialCallTerms(Model, kw_only=True, tag_field="kind", tag="MAT"):
+class MaterialCallTerms(Model, frozen=True, kw_only=True, tag_field="kind", tag="MAT"):
     material: str
     index: str
     strike: int  # fen per unit of material
@@ -80,7 +80,7 @@ class MaterialCallTerms(Model, kw_only=True, tag_field="kind", tag="MAT"):
     settlement_window_start: int
 
 
-class CapacitySwapTerms(Model, kw_only=True, tag_field="kind", tag="SWP"):
+class CapacitySwapTerms(Model, frozen=True, kw_only=True, tag_field="kind", tag="SWP"):
     give_symbol: str
     receive_symbol: str
 
@@ -88,7 +88,7 @@ class CapacitySwapTerms(Model, kw_only=True, tag_field="kind", tag="SWP"):
 Terms = CapacityOptionTerms | MaterialCallTerms | CapacitySwapTerms
 
 
-class Instrument(Model, kw_only=True):
+class Instrument(Model, frozen=True, kw_only=True):
     symbol: str
     kind: Literal["CAP", "MAT", "SWP"]
     status: str  # pending, trading, halted, expired, settled
@@ -121,13 +121,13 @@ class Instrument(Model, kw_only=True):
 # -- MARKET DATA ---------------------------------------------------------------------------------
 
 
-class Level(Model, kw_only=True):
+class Level(Model, frozen=True, kw_only=True):
     price: int
     quantity: int
     order_count: int
 
 
-class Book(Model, kw_only=True):
+class Book(Model, frozen=True, kw_only=True):
     symbol: str
     last_seq: int  # the book sequence: WebSocket deltas continue from it
     journal_seq: int
@@ -135,7 +135,7 @@ class Book(Model, kw_only=True):
     asks: list[Level]  # best (lowest) first
 
 
-class PublicTrade(Model, kw_only=True):
+class PublicTrade(Model, frozen=True, kw_only=True):
     trade_id: int
     symbol: str
     price: int
@@ -144,18 +144,18 @@ class PublicTrade(Model, kw_only=True):
     executed_at: int
 
 
-class IndexPricePoint(Model, kw_only=True):
+class IndexPricePoint(Model, frozen=True, kw_only=True):
     price: int
     published_at: int
     seq: int = 0
 
 
-class IndexHistory(Model, kw_only=True):
+class IndexHistory(Model, frozen=True, kw_only=True):
     index: str
     prices: list[IndexPricePoint]  # oldest first
 
 
-class IndexSummary(Model, kw_only=True):
+class IndexSummary(Model, frozen=True, kw_only=True):
     index: str
     price: int
     published_at: int
@@ -165,7 +165,7 @@ class IndexSummary(Model, kw_only=True):
     band_high: int | None = None
 
 
-class Settlement(Model, kw_only=True):
+class Settlement(Model, frozen=True, kw_only=True):
     symbol: str
     index: str
     settlement_window_start: int
@@ -178,7 +178,7 @@ class Settlement(Model, kw_only=True):
 # -- ORDERS --------------------------------------------------------------------------------------
 
 
-class Order(Model, kw_only=True):
+class Order(Model, frozen=True, kw_only=True):
     order_id: int
     client_order_id: str
     account_id: int
@@ -195,11 +195,11 @@ class Order(Model, kw_only=True):
     updated_at: int
 
 
-class OrderAck(Order, kw_only=True):
+class OrderAck(Order, frozen=True, kw_only=True):
     seq: int
 
 
-class CancelAllResult(Model, kw_only=True):
+class CancelAllResult(Model, frozen=True, kw_only=True):
     account_id: int | None = None
     cancelled: int
     seq: int
@@ -208,24 +208,24 @@ class CancelAllResult(Model, kw_only=True):
 # -- PORTFOLIO -----------------------------------------------------------------------------------
 
 
-class Balance(Model, kw_only=True):
+class Balance(Model, frozen=True, kw_only=True):
     account_id: int
     available: int
     locked: int
     total: int
 
 
-class BalanceAck(Balance, kw_only=True):
+class BalanceAck(Balance, frozen=True, kw_only=True):
     seq: int
 
 
-class Position(Model, kw_only=True):
+class Position(Model, frozen=True, kw_only=True):
     symbol: str
     position: int  # long > 0, short < 0
     locked: int
 
 
-class AccountTrade(Model, kw_only=True):
+class AccountTrade(Model, frozen=True, kw_only=True):
     trade_id: int
     symbol: str
     side: str
@@ -237,7 +237,7 @@ class AccountTrade(Model, kw_only=True):
     executed_at: int
 
 
-class LedgerPosting(Model, kw_only=True):
+class LedgerPosting(Model, frozen=True, kw_only=True):
     posting_id: int
     seq: int
     debit_account: str
@@ -246,7 +246,7 @@ class LedgerPosting(Model, kw_only=True):
     memo: str = ""
 
 
-class Booking(Model, kw_only=True):
+class Booking(Model, frozen=True, kw_only=True):
     booking_id: int
     symbol: str
     creator_id: int
@@ -264,7 +264,7 @@ class Booking(Model, kw_only=True):
     updated_at: int
 
 
-class Capacity(Model, kw_only=True):
+class Capacity(Model, frozen=True, kw_only=True):
     supplier_id: int
     process: str
     window_start: int
@@ -275,7 +275,7 @@ class Capacity(Model, kw_only=True):
     free: int
 
 
-class Transfer(Model, kw_only=True):
+class Transfer(Model, frozen=True, kw_only=True):
     transfer_id: int
     seq: int
     from_account_id: int
@@ -286,21 +286,21 @@ class Transfer(Model, kw_only=True):
     transferred_at: int
 
 
-class ExerciseResult(Model, kw_only=True):
+class ExerciseResult(Model, frozen=True, kw_only=True):
     seq: int
     symbol: str
     quantity: int
     bookings: list[Booking]
 
 
-class ExpiryResult(Model, kw_only=True):
+class ExpiryResult(Model, frozen=True, kw_only=True):
     seq: int
     ran_at: int
     expired: list[str]
     auto_confirmed_booking_ids: list[int]
 
 
-class IndexPricePublished(Model, kw_only=True):
+class IndexPricePublished(Model, frozen=True, kw_only=True):
     index: str
     price: int
     published_at: int
@@ -310,7 +310,7 @@ class IndexPricePublished(Model, kw_only=True):
 # -- WEBSOCKET -----------------------------------------------------------------------------------
 
 
-class Welcome(Model, kw_only=True):
+class Welcome(Model, frozen=True, kw_only=True):
     challenge: str
     server_time: int
     heartbeat_ms: int = 1000
@@ -318,14 +318,14 @@ class Welcome(Model, kw_only=True):
     journal_seq: int = 0
 
 
-class WsAuth(Model, kw_only=True):
+class WsAuth(Model, frozen=True, kw_only=True):
     account_id: int
     role: str
     scopes: list[str]
     via: str
 
 
-class PlaceResult(Model, kw_only=True):
+class PlaceResult(Model, frozen=True, kw_only=True):
     """The answer to a WebSocket `place`: the order's state right after the command (None for an
     idempotent repeat, which carries no events)."""
 
@@ -337,14 +337,14 @@ class PlaceResult(Model, kw_only=True):
     filled_quantity: int | None = None
 
 
-class OrderRef(Model, kw_only=True):
+class OrderRef(Model, frozen=True, kw_only=True):
     """The answer to a WebSocket `cancel` or `amend`: the order and the command's journal seq."""
 
     order_id: int
     seq: int
 
 
-class Quote(Model, kw_only=True, omit_defaults=True):
+class Quote(Model, frozen=True, kw_only=True, omit_defaults=True):
     """One entry of a mass quote. A side without price and quantity is not quoted. Prices in fen per
     contract, quantities in contracts."""
 
@@ -355,18 +355,18 @@ class Quote(Model, kw_only=True, omit_defaults=True):
     ask_quantity: int | None = None
 
 
-class WsError(Model, kw_only=True):
+class WsError(Model, frozen=True, kw_only=True):
     code: str
     message: str = ""
 
 
-class QuoteSide(Model, kw_only=True):
+class QuoteSide(Model, frozen=True, kw_only=True):
     ok: bool
     order_id: int | None = None
     error: WsError | None = None
 
 
-class QuoteResult(Model, kw_only=True):
+class QuoteResult(Model, frozen=True, kw_only=True):
     """One entry of a mass quote's answer: `ok` when every side it quoted was placed."""
 
     symbol: str
@@ -376,16 +376,16 @@ class QuoteResult(Model, kw_only=True):
     error: WsError | None = None
 
 
-class MassQuoteResult(Model, kw_only=True):
+class MassQuoteResult(Model, frozen=True, kw_only=True):
     quotes: list[QuoteResult]
 
 
-class DeadManSwitch(Model, kw_only=True):
+class DeadManSwitch(Model, frozen=True, kw_only=True):
     armed: bool
     deadline: int | None = None
 
 
-class MmpState(Model, kw_only=True):
+class MmpState(Model, frozen=True, kw_only=True):
     underlying: str
     quantity: int
     interval_ms: int

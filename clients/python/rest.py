@@ -6,7 +6,7 @@ Two ways to authenticate, as the API allows:
   sent as `Authorization: Bearer <token>`; every scope;
 - an **API key**: `api_key=(key_id, Ed25519PrivateKey)` (an Ed25519 key, signing.py) or
   `api_key=(key_id, secret)` (an HMAC key): every request is signed over the canonical request
-  (`api.security.canonical_request`; headers `X-Capex-Key`, `-Timestamp`, `-Nonce`,
+  (`wire.signing.canonical_request`; headers `X-Capex-Key`, `-Timestamp`, `-Nonce`,
   `-Signature`); the key's scopes apply. The signature covers the exact body and query bytes
   sent, so the client builds both itself before signing.
 
@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from api import security
 from clients.python import models as m
 from clients.python.errors import CapexError
 from clients.python.retry import with_retries
@@ -39,6 +38,7 @@ from clients.python.signing import (
     signer_for,
 )
 from clients.python.ws import WsSession
+from wire import signing as wire_signing
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ class ApiKeyAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         timestamp = str(time.time_ns() // 1_000_000)
         nonce = secrets.token_hex(16)
-        message = security.canonical_request(
+        message = wire_signing.canonical_request(
             timestamp,
             nonce,
             request.method,
@@ -68,10 +68,10 @@ class ApiKeyAuth(httpx.Auth):
             request.url.query.decode("ascii"),
             request.content,
         )
-        request.headers["X-Capex-Key"] = self.key_id
-        request.headers["X-Capex-Timestamp"] = timestamp
-        request.headers["X-Capex-Nonce"] = nonce
-        request.headers["X-Capex-Signature"] = self._signer.sign(message)
+        request.headers[wire_signing.KEY_HEADER] = self.key_id
+        request.headers[wire_signing.TIMESTAMP_HEADER] = timestamp
+        request.headers[wire_signing.NONCE_HEADER] = nonce
+        request.headers[wire_signing.SIGNATURE_HEADER] = self._signer.sign(message)
         yield request
 
 
@@ -145,10 +145,10 @@ class CapexClient:
             return None
         return msgspec.json.decode(response.content)
 
-    async def _get(self, path: str, model: type[T] | Any, **params: Any) -> T:
+    async def _get(self, path: str, model: type[T], **params: Any) -> T:
         return m.convert(await self.request("GET", path, params=_params(**params)), model)
 
-    async def _post(self, path: str, model: type[T] | Any, body: Any = None) -> T:
+    async def _post(self, path: str, model: type[T], body: Any = None) -> T:
         return m.convert(await self.request("POST", path, json=body), model)
 
     # -- ACCOUNTS --------------------------------------------------------------------------------

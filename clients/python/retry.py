@@ -16,10 +16,11 @@ from typing import TypeVar
 import httpx
 
 from clients.python.errors import CapexError
+from wire import ws as codes
 
 T = TypeVar("T")
 
-RETRY_CODES = frozenset({"OUTCOME_UNKNOWN", "UNAVAILABLE", "TIMEOUT"})
+RETRY_CODES = frozenset({codes.OUTCOME_UNKNOWN, codes.UNAVAILABLE, "TIMEOUT"})  # TIMEOUT: the SDK's own
 RETRY_DELAYS = (0.25, 0.5, 1.0)  # seconds before each retry; their count is the number of retries
 
 

@@ -6,8 +6,8 @@
 - **HMAC-SHA256**: the server makes a secret and answers it once. Credentials: `(key_id, secret)`;
   the HMAC key is `SHA-256(secret)`.
 
-Both sign the same canonical request (`api.security.canonical_request`), and the WebSocket
-challenge (`api.security.ws_challenge_message`); the signature is lower-case hex (64 characters
+Both sign the same canonical request (`wire.signing.canonical_request`, the server's own), and the
+WebSocket challenge (`wire.signing.ws_challenge_message`); the signature is lower-case hex (64 characters
 for HMAC, 128 for Ed25519).
 
     key = generate_ed25519_key()
@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from api import security
+from wire import signing as wire_signing
 
 __all__ = [
     "ApiKeyCredentials",
@@ -52,20 +52,20 @@ class Signer(Protocol):
 class HmacSigner:
     """An `hmac-sha256` key: signs with SHA-256(secret) as the HMAC key."""
 
-    algorithm = security.HMAC_SHA256
+    algorithm = wire_signing.HMAC_SHA256
 
     def __init__(self, key_id: str, secret: str) -> None:
         self.key_id = key_id
-        self._key = security.signing_key(secret)
+        self._key = wire_signing.signing_key(secret)
 
     def sign(self, message: bytes) -> str:
-        return security.sign(self._key, message)
+        return wire_signing.sign(self._key, message)
 
 
 class Ed25519Signer:
     """An `ed25519` key: signs with the private key; the server holds the public key."""
 
-    algorithm = security.ED25519
+    algorithm = wire_signing.ED25519
 
     def __init__(self, key_id: str, private_key: Ed25519PrivateKey) -> None:
         self.key_id = key_id

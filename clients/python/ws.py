@@ -36,7 +36,6 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from api import security
 from clients.python.book import BookUpdate, LocalBook
 from clients.python.errors import CapexError, ConnectionLost
 from clients.python.models import (
@@ -53,6 +52,8 @@ from clients.python.models import (
 )
 from clients.python.retry import with_retries
 from clients.python.signing import ApiKeyCredentials, signer_for
+from wire import signing as wire_signing
+from wire import ws as codes
 
 log = logging.getLogger("capex.sdk.ws")
 
@@ -501,10 +502,10 @@ class WsSession:
         elif self._signer is not None:
             timestamp = str(_now_ms())
             assert self.welcome is not None
-            message = security.ws_challenge_message(self.welcome.challenge, timestamp)
+            message = wire_signing.ws_challenge_message(self.welcome.challenge, timestamp)
             signature = self._signer.sign(message)
-            fields = {"key": self._signer.key_id, "timestamp": timestamp, "signature": signature}
-            self.auth = convert(await self._request("auth", fields), WsAuth)
+            credentials = {"key": self._signer.key_id, "timestamp": timestamp, "signature": signature}
+            self.auth = convert(await self._request("auth", credentials), WsAuth)
         if self._cancel_on_disconnect:
             await self._request("cancel_on_disconnect", {"enabled": True})
         resubscriptions = []
@@ -529,7 +530,7 @@ class WsSession:
                     raw = await asyncio.wait_for(ws.recv(), silence)
                 except TimeoutError:
                     log.warning("no message from the server for %.1f s: reconnecting", silence)
-                    await ws.close(1001, "no heartbeat")
+                    await ws.close(codes.CLOSE_GOING_AWAY, "no heartbeat")
                     return
                 try:
                     message = msgspec.json.decode(raw)
@@ -577,7 +578,7 @@ class WsSession:
                 try:
                     await self._open()
                 except CapexError as exc:
-                    if exc.code in ("UNAUTHENTICATED", "SCOPE_REQUIRED"):
+                    if exc.code in (codes.UNAUTHENTICATED, codes.SCOPE_REQUIRED):
                         log.error("reconnected, but the credentials were refused: %s", exc)
                         self.failure = exc
                         self._closing = True

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Dialect, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from exchange.commands import Command, decode_command, encode_command
@@ -32,6 +32,13 @@ READ_CHUNK = 10_000
 _journal = tables.metadata.tables["journal"]
 _snapshots = tables.metadata.tables["snapshots"]
 _json = msgspec.json.Encoder()
+
+
+def _dbapi_error(dialect: Dialect) -> type[Exception]:
+    """The driver's base error class (every SQLAlchemy dialect has a DBAPI module once connected)."""
+    assert dialect.dbapi is not None
+    error: type[Exception] = dialect.dbapi.Error
+    return error
 
 
 class StoreUnavailableError(RuntimeError):
@@ -178,7 +185,7 @@ class Store:
             finally:
                 cursor.close()
             connection.commit()
-        except (dialect.dbapi.Error, SQLAlchemyError) as exc:
+        except (_dbapi_error(dialect), SQLAlchemyError) as exc:
             self._discard_write_connection()
             raise StoreUnavailableError(f"the journal could not be written: {_short(exc)}") from exc
 

@@ -93,9 +93,9 @@ class ProjectionBatch:
             for columns, params in by_columns.items():
                 run(statements.patch(name, columns), params)
         for name in INSERT_TABLES:
-            rows = self.facts[name]
-            if rows:
-                run(statements.insert[name][0], rows)
+            facts = self.facts[name]
+            if facts:
+                run(statements.insert[name][0], facts)
 
 
 # -- EVENT HANDLERS -----------------------------------------------------------------------------

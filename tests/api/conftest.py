@@ -206,12 +206,12 @@ def live_market(live_server: LiveServer) -> Market:
 
 @contextlib.contextmanager
 def capex_serve(tmp_path: Path, env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
-    """`python -m api serve --port PORT` as a user starts it, in its own process, until /health
+    """`capex serve --port PORT` as a user starts it, in its own process, until /health
     answers 200; stopped (SIGTERM, then SIGKILL) afterwards. Its output goes to server.log."""
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--port", str(port)],
+            [sys.executable, "-m", "capex", "serve", "--port", str(port)],
             env=env,
             cwd=REPO,
             stdout=log,

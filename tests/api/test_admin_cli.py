@@ -30,7 +30,7 @@ PASSWORD = "first-operator-pw"
 
 def admin(env: dict[str, str], *args: str, stdin: str = f"{PASSWORD}\n") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "api", "admin", "create-operator", *args],
+        [sys.executable, "-m", "capex", "admin", "create-operator", *args],
         input=stdin,
         env=env,
         cwd=REPO,
@@ -111,7 +111,7 @@ def test_bad_settings_and_usage_exit_2(tmp_path: Path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "capex: API_MODE: expected one of embedded, worker, got 'cluster'"
     result = subprocess.run(
-        [sys.executable, "-m", "api", "admin", "create-operator"],
+        [sys.executable, "-m", "capex", "admin", "create-operator"],
         env=environment(f"sqlite:///{tmp_path / 'exchange.db'}"),
         cwd=REPO,
         capture_output=True,
@@ -131,7 +131,7 @@ def _on_a_terminal(env: dict[str, str], username: str, answers: list[str]) -> tu
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "api", "admin", "create-operator", username],
+        [sys.executable, "-m", "capex", "admin", "create-operator", username],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -196,7 +196,7 @@ def test_worker_mode_goes_through_the_sequencer_process(tmp_path: Path):
         env.update({k: v for k, v in cluster.env.items() if k.startswith(("API_", "DATABASE_URL"))})
         try:
             # no sequencer process: refused before anything is written
-            assert_refused(admin(env, "root-op", "--password-stdin"), "python -m api sequencer")
+            assert_refused(admin(env, "root-op", "--password-stdin"), "capex sequencer")
             cluster.start_sequencer()
             result = admin(env, "root-op", "--password-stdin")
             assert result.returncode == 0, result.stderr

@@ -1,5 +1,5 @@
 """The demo market: the seed through the real app on a fresh SQLite file, its idempotency, the
-festival calendar, and `python -m api serve --demo` as a real process."""
+festival calendar, and `capex serve --demo` as a real process."""
 
 from __future__ import annotations
 
@@ -20,17 +20,9 @@ from fastapi.testclient import TestClient
 
 from api.accounts import log_in
 from api.config import ApiSettings
-from api.demo import (
-    DEMO_CASH,
-    DEMO_LOGINS,
-    DEMO_PASSWORD,
-    MATERIALS,
-    announcement,
-    create_demo_app,
-    demo_seasons,
-    seed_demo,
-)
 from api.errors import ApiError
+from demo.seed import DEMO_CASH, DEMO_LOGINS, DEMO_PASSWORD, MATERIALS, demo_seasons, seed_demo
+from demo.serve import DatabaseLogins, announcement, create_demo_app
 from exchange.accounts import Role
 from tests.api.conftest import free_port
 
@@ -164,7 +156,7 @@ def test_seed_lists_a_two_sided_market_with_history(api_settings: ApiSettings):
 
         # a second seed on the same exchange submits nothing
         seq = call(gateway.query, "last_seq")
-        again = call(seed_demo, gateway, app.state.db_engine, now)
+        again = call(seed_demo, gateway, DatabaseLogins(gateway, app.state.db_engine), now)
         assert not again.seeded
         assert again.logins == DEMO_LOGINS and again.symbols == info.symbols
         assert call(gateway.query, "last_seq") == seq
@@ -183,7 +175,8 @@ def test_a_database_the_demo_did_not_seed_is_left_alone(app, client, market):
     symbol = market.list_capacity_option()
     call = client.portal.call
     seq = call(app.state.gateway.query, "last_seq")
-    info = call(seed_demo, app.state.gateway, app.state.db_engine, int(time.time() * 1000))
+    logins = DatabaseLogins(app.state.gateway, app.state.db_engine)
+    info = call(seed_demo, app.state.gateway, logins, int(time.time() * 1000))
     assert (info.seeded, info.logins, info.symbols) == (False, (), (symbol,))
     assert call(app.state.gateway.query, "last_seq") == seq
     assert "not seeded by the demo" in announcement("http://127.0.0.1:8000", info)
@@ -213,7 +206,7 @@ def test_serve_demo_starts_seeds_prints_and_stops_on_sigterm(tmp_path: Path):
     env.pop("API_MODE", None)
     with open(tmp_path / "server.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--demo", "--port", str(port)],
+            [sys.executable, "-m", "capex", "serve", "--demo", "--port", str(port)],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,

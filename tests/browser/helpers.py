@@ -6,7 +6,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from api.demo import DEMO_PASSWORD
+from demo.seed import DEMO_PASSWORD
 
 DAY_MS = 86_400_000
 

@@ -1,4 +1,4 @@
-"""A real exchange for the browser tests and the screenshots: the demo app (api/demo.py: the API,
+"""A real exchange for the browser tests and the screenshots: the demo app (demo/serve.py: the API,
 the web client, a seeded market) served by uvicorn on a free 127.0.0.1 port, in a thread of this
 process, on a fresh SQLite file. Helpers open accounts and list instruments through its gateway
 (the path the routes take), and call its REST API like any client."""
@@ -17,8 +17,9 @@ import uvicorn
 
 from api.accounts import register_account
 from api.config import ApiSettings
-from api.demo import DEMO_PASSWORD, create_demo_app, demo_settings
 from api.main import UVICORN_OPTIONS
+from demo.seed import DEMO_PASSWORD
+from demo.serve import create_demo_app, demo_settings
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
 

@@ -177,8 +177,7 @@ class Market:
         return self.seq.balances(aid)
 
     def pos(self, aid, symbol):
-        p = self.seq._find_position(aid, symbol)
-        return 0 if p is None else p.position
+        return next((p.position for p in self.seq.positions(aid) if p.symbol == symbol), 0)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exchange import sequencer as sequencer_module
+from exchange import snapshot as snapshot_module
 from exchange.commands import RunExpiry, decode_command, encode_command
 from exchange.config import ExchangeConfig
 from exchange.sequencer import Sequencer
@@ -97,7 +97,7 @@ def test_snapshot_restore_continues_identically(book_factory):
 def test_a_snapshot_taken_in_steps_is_the_state_when_it_was_taken(monkeypatch):
     """The idempotency answers are encoded later, in chunks: commands applied meanwhile must not
     show up in it, and chunks must restore in order."""
-    monkeypatch.setattr(sequencer_module, "IDEMPOTENCY_CHUNK", 7)
+    monkeypatch.setattr(snapshot_module, "IDEMPOTENCY_CHUNK", 7)
     seq = Sequencer(book_factory=ReferenceOrderBook)
     run_stream(seq, 6, 600)
     assert len(seq.state.idempotency) > 3 * 7

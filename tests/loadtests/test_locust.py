@@ -60,4 +60,4 @@ def test_run_load_headless(tmp_path: Path):
     assert ("WS", "subscribe book") in names
     assert ("WS-recv", "heartbeat delay") in names
     assert all(row["failures"] == 0 for row in summary["stats"])
-    assert "requests" in completed.stdout and "audit (python -m exchange audit): ok" in completed.stdout
+    assert "requests" in completed.stdout and "audit (capex audit): ok" in completed.stdout

@@ -1,7 +1,7 @@
 """Fixtures of the scale-out tests: real processes over a real Redis.
 
-- `Cluster`: a sequencer process (`python -m api sequencer`) and API worker processes
-  (`API_MODE=worker python -m api serve --port N`) on one database, talking through Redis under a
+- `Cluster`: a sequencer process (`capex sequencer`) and API worker processes
+  (`API_MODE=worker capex serve --port N`) on one database, talking through Redis under a
   key prefix of their own (deleted afterwards).
 - `OwnRedis`: a redis-server of the tests' own on a free port (no persistence), for the tests that
   kill and restart Redis; the machine-wide Redis at 127.0.0.1:6379 is shared and never stopped.
@@ -277,7 +277,7 @@ class Cluster:
         self.workers = [
             Process(
                 f"worker-{index + 1}",
-                [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, "-m", "capex", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 self.env,
                 self.log_dir,
             )
@@ -290,7 +290,7 @@ class Cluster:
         self.sequencer_starts += 1
         self.sequencer = Process(
             f"sequencer-{self.sequencer_starts}",
-            [sys.executable, "-m", "api", "sequencer"],
+            [sys.executable, "-m", "capex", "sequencer"],
             self.env,
             self.log_dir,
         )

@@ -64,7 +64,9 @@ def admin(cluster: Cluster) -> Iterator[Admin]:
 @pytest.fixture(scope="module")
 def intruder(cluster: Cluster, log_dir: Path) -> Iterator[Process]:
     """A second sequencer for the cluster's shard, started early (the last test checks it)."""
-    process = Process("sequencer-intruder", [sys.executable, "-m", "api", "sequencer"], cluster.env, log_dir)
+    process = Process(
+        "sequencer-intruder", [sys.executable, "-m", "capex", "sequencer"], cluster.env, log_dir
+    )
     yield process
     process.stop()
 

@@ -169,7 +169,6 @@ def test_hub_resyncs_books_after_batches_are_lost_upstream(live_server, live_mar
 def test_hub_starts_while_the_sequencer_is_unreachable_and_loads_later(tmp_path):
     """Scale-out: a worker starts while Redis or the sequencer is down; market data must not stop
     the worker from starting, and loads the books once the sequencer answers."""
-    from api.config import ApiSettings
     from api.gateway import EmbeddedGateway
     from exchange import commands as cmd
     from exchange.accounts import SYSTEM_ACCOUNT_ID
@@ -178,7 +177,7 @@ def test_hub_starts_while_the_sequencer_is_unreachable_and_loads_later(tmp_path)
 
     async def scenario() -> None:
         gateway = EmbeddedGateway(url)
-        hub = MarketDataHub(gateway, ApiSettings(database_url=url))
+        hub = MarketDataHub(gateway)
         await hub.start()  # the gateway is not running: no exception
         assert not hub.loaded
         await gateway.start()

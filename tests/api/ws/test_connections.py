@@ -159,7 +159,7 @@ def test_without_the_frames_extension_a_session_sends_through_starlette(api_sett
         client = await WsClient.open(server)
         assert "challenge" in client.welcome
         sessions = list(server.app.state.market_data.sessions)
-        assert len(sessions) == 1 and sessions[0]._writer is None  # the Starlette path
+        assert len(sessions) == 1 and sessions[0].outbox.writer is None  # the Starlette path
         pings = [await client.request("ping") for _ in range(3)]
         assert [p["ok"] for p in pings] == [True, True, True]
         await client.ok("subscribe", channel="book", symbol=symbol)

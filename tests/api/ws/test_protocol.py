@@ -8,7 +8,7 @@ import re
 import zlib
 from pathlib import Path
 
-from api.ws.market_data import BookState
+from api.ws.book_state import BookState
 from api.ws.protocol import book_checksum, checksum_text
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "market-data.md"

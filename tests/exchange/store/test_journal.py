@@ -359,14 +359,14 @@ def test_audit_detects_a_planted_breach(database_url: str, tamper: str, expected
 
 
 def test_audit_command_line(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from exchange.__main__ import main
+    from exchange.audit import run_audit
 
     store = Store(database_url)
     store.append(_sound_history())
-    assert main(["audit", "--database-url", database_url]) == 0
+    assert run_audit(database_url) == 0
     assert "audit: ok" in capsys.readouterr().out
     with store.engine.begin() as connection:
         connection.execute(text("UPDATE ledger_postings SET amount = 1 WHERE posting_id = 1"))
     store.close()
-    assert main(["audit", "--database-url", database_url]) == 1
+    assert run_audit(database_url) == 1
     assert "BREACH balances: account 2" in capsys.readouterr().out

@@ -1,5 +1,4 @@
-"""The demo market: `python -m api serve --demo` (or `capex serve --demo`) starts the embedded
-exchange, seeds a small market into an empty database, and prints the URL and the demo logins.
+"""The demo market's scenario: who is in it, what is listed, the index history and the orders.
 
 What the seed creates (all through the gateway, as commands, so it is journaled like any trading
 day; docs/demo.md tells the story):
@@ -14,31 +13,22 @@ day; docs/demo.md tells the story):
 - cash for everyone who trades, some trades already done (books, trades and charts have data) and
   resting bids, so every book is two-sided.
 
-Dates come from the clock given to `seed_demo`, so a seed run in a later year lists that year's
-festivals. The seed runs only when the exchange has no instrument: a second start seeds nothing.
+The module only decides and builds commands: it reaches the exchange through the `SeedGateway`
+and the login store through the `SeedLogins` it is given (demo/serve.py gives it the app's gateway
+and database). Dates come from the clock given to `seed_demo`, so a seed run in a later year lists
+that year's festivals. The seed runs only when the exchange has no instrument: a second start
+seeds nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
-import uvicorn
-from fastapi import FastAPI
-from sqlalchemy import Engine
-from sqlmodel import Session, select
-from starlette.concurrency import run_in_threadpool
-
-from api.accounts import register_account
-from api.config import ApiSettings
-from api.gateway import Gateway, now_ms
-from api.main import UVICORN_OPTIONS, create_app
-from api.tables import Credential
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID, Role
 from exchange.results import CommandResult
@@ -48,8 +38,6 @@ WEEK_MS = 7 * DAY_MS
 
 # One password for every demo login, printed at start and written in docs/demo.md: the demo is a
 # local playground, never a deployment.
-log = logging.getLogger(__name__)
-
 DEMO_PASSWORD = "capex-demo"
 
 
@@ -104,6 +92,29 @@ class DemoInfo:
     symbols: tuple[str, ...]
 
 
+# -- WHAT THE SEED IS GIVEN -----------------------------------------------------------------------
+
+
+class SeedGateway(Protocol):
+    """The exchange as the seed uses it (api.gateway.Gateway is one): commands in, results out."""
+
+    async def submit_many(self, commands: Sequence[cmd.Command]) -> list[CommandResult]: ...
+
+    async def query(self, name: str, *args: Any) -> Any: ...
+
+
+class SeedLogins(Protocol):
+    """The login store (usernames and password hashes live beside the exchange, not in it)."""
+
+    async def account_ids(self, usernames: Sequence[str]) -> dict[str, int]:
+        """Account id per username that has a login; the others are absent."""
+        ...
+
+    async def register(self, login: DemoLogin) -> int:
+        """Open an account with this login (its role and password); the new account's id."""
+        ...
+
+
 # -- CALENDAR -------------------------------------------------------------------------------------
 
 # The Mid-Autumn festival is the 15th day of the 8th lunar month; its Gregorian dates, checked
@@ -130,7 +141,7 @@ def double_11(year: int) -> date:
 
 def mid_autumn(year: int) -> date:
     if year not in MID_AUTUMN:
-        raise ValueError(f"the Mid-Autumn date of {year} is not in api.demo.MID_AUTUMN")
+        raise ValueError(f"the Mid-Autumn date of {year} is not in demo.seed.MID_AUTUMN")
     return MID_AUTUMN[year]
 
 
@@ -313,7 +324,7 @@ class _Listing:
 class _Seed:
     """Submits the seed's commands through the gateway and checks every answer."""
 
-    def __init__(self, gateway: Gateway, accounts: dict[str, int]) -> None:
+    def __init__(self, gateway: SeedGateway, accounts: dict[str, int]) -> None:
         self.gateway = gateway
         self.accounts = accounts
         self._order_counter: dict[str, int] = defaultdict(int)
@@ -341,24 +352,13 @@ class _Seed:
         )
 
 
-def _credentials(engine: Engine) -> dict[str, int]:
-    usernames = [login.username for login in DEMO_LOGINS]
-    with Session(engine) as session:
-        rows = session.exec(
-            select(Credential.username, Credential.account_id).where(Credential.username.in_(usernames))
-        ).all()
-    return {username: account_id for username, account_id in rows}
-
-
-async def _open_accounts(gateway: Gateway, engine: Engine) -> dict[str, int]:
+async def _open_accounts(logins: SeedLogins) -> dict[str, int]:
     """Account id per demo username; logins that exist already (a first start interrupted after
     opening them) are reused."""
-    accounts = await run_in_threadpool(_credentials, engine)
+    accounts = await logins.account_ids([login.username for login in DEMO_LOGINS])
     for login in DEMO_LOGINS:
         if login.username not in accounts:
-            accounts[login.username] = await register_account(
-                gateway, engine, login.username, login.password, login.role
-            )
+            accounts[login.username] = await logins.register(login)
     return accounts
 
 
@@ -388,7 +388,7 @@ def _listing_commands(
             deadline = start - EXERCISE_LEAD_DAYS * DAY_MS
             for spec in PROCESSES:
                 for strike in spec.strikes:
-                    terms = cmd.CapacityOptionTerms(
+                    option_terms = cmd.CapacityOptionTerms(
                         process=spec.process,
                         window_start=start,
                         window_end=end,
@@ -400,7 +400,7 @@ def _listing_commands(
                         cmd.ListInstrument(
                             timestamp=0,
                             actor_id=SYSTEM_ACCOUNT_ID,
-                            terms=terms,
+                            terms=option_terms,
                             tick=CAP_TICK,
                             lot=1,
                             min_price=CAP_TICK,
@@ -428,7 +428,7 @@ def _listing_commands(
         for material in MATERIALS:
             for strike in material.strikes:
                 cap = strike + material.cap_above_strike
-                terms = cmd.MaterialCallTerms(
+                call_terms = cmd.MaterialCallTerms(
                     material=material.material,
                     index=material.index,
                     strike=strike,
@@ -440,7 +440,7 @@ def _listing_commands(
                     cmd.ListInstrument(
                         timestamp=0,
                         actor_id=SYSTEM_ACCOUNT_ID,
-                        terms=terms,
+                        terms=call_terms,
                         tick=MAT_TICK,
                         lot=1,
                         min_price=MAT_TICK,
@@ -559,12 +559,12 @@ def _swap_orders(seed: _Seed, swap: str) -> list[cmd.PlaceOrder]:
     ]
 
 
-async def _existing_logins(engine: Engine) -> tuple[DemoLogin, ...]:
-    existing = await run_in_threadpool(_credentials, engine)
+async def _existing_logins(logins: SeedLogins) -> tuple[DemoLogin, ...]:
+    existing = await logins.account_ids([login.username for login in DEMO_LOGINS])
     return tuple(login for login in DEMO_LOGINS if login.username in existing)
 
 
-async def seed_demo(gateway: Gateway, db_engine: Engine, clock_ms: int) -> DemoInfo:
+async def seed_demo(gateway: SeedGateway, logins: SeedLogins, clock_ms: int) -> DemoInfo:
     """Seed the demo market when the exchange has no instrument; `clock_ms` (ms since epoch, UTC)
     places the festivals. Idempotent: on an exchange with instruments nothing is submitted, and
     the answer lists the demo logins that exist there.
@@ -573,11 +573,11 @@ async def seed_demo(gateway: Gateway, db_engine: Engine, clock_ms: int) -> DemoI
     instruments = await gateway.query("instruments")
     if instruments:
         symbols = tuple(sorted(item["symbol"] for item in instruments))
-        return DemoInfo(seeded=False, logins=await _existing_logins(db_engine), symbols=symbols)
+        return DemoInfo(seeded=False, logins=await _existing_logins(logins), symbols=symbols)
 
     seasons = demo_seasons(clock_ms)
     trading_start = clock_ms - clock_ms % DAY_MS  # the UTC day of the seed
-    accounts = await _open_accounts(gateway, db_engine)
+    accounts = await _open_accounts(logins)
     seed = _Seed(gateway, accounts)
 
     funding: list[cmd.Command] = [
@@ -612,132 +612,3 @@ async def seed_demo(gateway: Gateway, db_engine: Engine, clock_ms: int) -> DemoI
 
     symbols = tuple(sorted([listing.symbol for listing in listings] + [swap]))
     return DemoInfo(seeded=True, logins=DEMO_LOGINS, symbols=symbols)
-
-
-# -- SERVING THE DEMO -----------------------------------------------------------------------------
-
-
-def create_demo_app(settings: ApiSettings | None = None, clock: Callable[[], int] = now_ms) -> FastAPI:
-    """The API app (api.main.create_app) with the demo seeded at startup, after the gateway has
-    started and before the first request. `app.state.demo` is True; `app.state.demo_info` holds
-    the DemoInfo once started. The market-maker bot (`start_demo_bot`) is stopped at shutdown,
-    before the gateway stops."""
-    app = create_app(settings)
-    app.state.demo = True
-    app.state.demo_info = None
-    app.state.demo_bot = None
-    app_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def demo_lifespan(app: FastAPI):
-        async with app_lifespan(app) as state:
-            app.state.demo_info = await seed_demo(app.state.gateway, app.state.db_engine, clock())
-            app.state.demo_bot_stop = asyncio.Event()
-            try:
-                yield state
-            finally:
-                await stop_demo_bot(app)
-
-    app.router.lifespan_context = demo_lifespan
-    return app
-
-
-def public_host(host: str) -> str:
-    """The host a browser on this machine uses for a server bound to `host`."""
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
-def demo_settings(settings: ApiSettings, host: str, port: int) -> ApiSettings:
-    """The settings in embedded mode, with the demo's own page allowed as a WebSocket origin on
-    whatever port it is served (API_ALLOWED_ORIGINS unset already allows the server's own origin:
-    api/ws/origins.py; when set, the demo's own addresses are added to it)."""
-    if settings.allowed_origins is None:
-        return settings.model_copy(update={"mode": "embedded"})
-    origins = list(settings.allowed_origins)
-    if "*" not in origins:
-        for name in dict.fromkeys((public_host(host), "127.0.0.1", "localhost")):
-            origin = f"http://{name}:{port}"
-            if origin not in origins:
-                origins.append(origin)
-    # the demo is the embedded default whatever API_MODE says: one process, nothing else to run
-    return settings.model_copy(update={"allowed_origins": origins, "mode": "embedded"})
-
-
-def announcement(base_url: str, info: DemoInfo | None) -> str:
-    lines = [
-        f"capex demo exchange: {base_url}/",
-        f"API documentation:   {base_url}/docs",
-    ]
-    if info is None or not info.logins:
-        lines.append("This database was not seeded by the demo: no demo logins (see docs/demo.md).")
-    else:
-        state = "seeded now" if info.seeded else "already seeded"
-        lines.append(f"Demo market ({state}, {len(info.symbols)} instruments). Demo logins:")
-        width = max(len(login.username) for login in info.logins)
-        for login in info.logins:
-            lines.append(
-                f"  {login.username:<{width}}  password {login.password}  {login.role}: {login.description}"
-            )
-    return "\n".join(lines)
-
-
-def start_demo_bot(app: FastAPI, base_url: str) -> None:
-    """Start the market-maker bot (clients/python/mm_bot.py) as `demo-marketmaker`, quoting every
-    instrument over a real WebSocket connection to this server. Only on a demo-seeded database."""
-    info = app.state.demo_info
-    if info is None or not info.logins:
-        return
-    from clients.python.mm_bot import run_bot
-
-    async def run() -> None:
-        try:
-            await run_bot(
-                base_url,
-                username="demo-marketmaker",
-                password=DEMO_PASSWORD,
-                stop_event=app.state.demo_bot_stop,
-            )
-        except Exception:  # the exchange keeps running without its demo quotes
-            log.exception("the demo market-maker bot stopped")
-
-    app.state.demo_bot = asyncio.get_running_loop().create_task(run(), name="demo-market-maker")
-
-
-async def stop_demo_bot(app: FastAPI) -> None:
-    task = app.state.demo_bot
-    if task is None:
-        return
-    app.state.demo_bot_stop.set()
-    try:
-        await asyncio.wait_for(task, 10)
-    except (TimeoutError, asyncio.CancelledError):
-        task.cancel()
-    app.state.demo_bot = None
-
-
-class _AnnouncingServer(uvicorn.Server):
-    """A uvicorn server that prints the demo's announcement once it accepts connections (after the
-    app's startup, so the seed is done), then starts the market-maker bot against itself."""
-
-    def __init__(self, config: uvicorn.Config, app: FastAPI, bot: bool = True) -> None:
-        super().__init__(config)
-        self._demo_app = app
-        self._bot = bot
-
-    async def startup(self, sockets=None) -> None:
-        await super().startup(sockets=sockets)
-        if not self.started:
-            return
-        port = self.servers[0].sockets[0].getsockname()[1] if self.servers else self.config.port
-        base_url = f"http://{public_host(self.config.host)}:{port}"
-        print(announcement(base_url, self._demo_app.state.demo_info), flush=True)
-        if self._bot:
-            start_demo_bot(self._demo_app, base_url)
-
-
-def serve_demo(settings: ApiSettings, host: str, port: int, bot: bool = True) -> None:
-    """Run the demo until SIGINT/SIGTERM (embedded mode: the sequencer in this process), with the
-    market-maker bot quoting unless `bot` is False."""
-    app = create_demo_app(demo_settings(settings, host, port))
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
-    _AnnouncingServer(config, app, bot).run()

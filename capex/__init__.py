@@ -1,0 +1,1 @@
+"""The command line of the whole house (`capex`): capex/cli.py."""
