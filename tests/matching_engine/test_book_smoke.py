@@ -6,8 +6,8 @@ import random
 from array import array
 
 import pytest
-from matching_engine.book import OrderBook
 
+from matching_engine.book import OrderBook
 from matching_engine.codes import (
     EVENT_WIDTH,
     CancelReason,
