@@ -8,9 +8,13 @@ database from one field and commit in groups of one size.
 Defaults run the embedded mode on one machine with nothing else installed: the API and the
 sequencer in one process, SQLite (exchange.settings.DATABASE_URL), an in-process event bus.
 
-- API_MODE: `embedded` (default) or `worker` (scale-out: this process is one of several API
-  workers; the sequencer runs in its own process, `capex sequencer`, and both talk through
-  Redis at API_REDIS_URL).
+- API_SEQUENCER_URL: where the sequencer runtime (exchange/runtime) runs, by its transport:
+  `inproc://` (default: a writer thread in this process), `process://` (a child process of this
+  one), `redis://host:port/db` (scale-out: this process is one of several API workers; the
+  sequencer is `capex sequencer`, reached through that Redis). Unset, it is derived from the
+  older settings below; set, they must agree with it (a contradiction is refused at start-up).
+- API_MODE: `embedded` (default) or `worker` (= `redis://` at API_REDIS_URL).
+- API_SEQUENCER_PROCESS: `true` in embedded mode = `process://`.
 - API_REDIS_URL: `redis://127.0.0.1:6379/0`; used by `worker` mode and by the sequencer process,
   and in embedded mode only when set (shared rate limits).
 - DATABASE_URL: as for the exchange core; API workers read the SQL projections from it.
@@ -25,6 +29,8 @@ from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.accounts import ROLES
+from exchange.runtime import DEFAULT_REDIS_URL
+from exchange.runtime import SCHEMES as SEQUENCER_SCHEMES
 from exchange.settings import ExchangeSettings
 from exchange.settings_support import CommaList
 
@@ -110,14 +116,66 @@ class ApiSettings(BaseSettings):
     mmp_default_interval_ms: int = 1_000
     mmp_default_frozen_ms: int = 5_000
 
-    # -- SEQUENCER HOST --
-    # embedded mode: the sequencer in a child process of its own (a second core; api/process_gateway.py)
+    # -- SEQUENCER --
+    # The sequencer runtime's transport: inproc:// | process:// | redis://host:port/db (module doc)
+    sequencer_url: str | None = None
+    # embedded mode: the sequencer in a child process of its own (a second core) = process://
     sequencer_process: bool = False
     redis_timeout_seconds: float = 2.0  # worker mode: order entry fails closed (503) after this
 
     @property
     def scale_out(self) -> bool:
         return self.mode == "worker"
+
+    @property
+    def sequencer_scheme(self) -> str:
+        """`inproc`, `process` or `redis`: the transport of the sequencer runtime."""
+        return (self.sequencer_url or "inproc://").partition("://")[0]
+
+    @property
+    def sequencer_redis_url(self) -> str:
+        """The Redis of the `redis://` transport (the sequencer URL itself)."""
+        if self.sequencer_scheme == "redis" and self.sequencer_url:
+            return self.sequencer_url
+        return self.redis_url or DEFAULT_REDIS_URL
+
+    @model_validator(mode="after")
+    def _one_sequencer_url(self) -> ApiSettings:
+        """API_SEQUENCER_URL, or the one the older settings mean; a contradiction is refused."""
+        if self.mode == "worker" and self.sequencer_process:
+            raise ValueError(
+                "API_MODE=worker and API_SEQUENCER_PROCESS=true contradict each other: a worker "
+                "reaches the sequencer over Redis (set one, or API_SEQUENCER_URL alone)"
+            )
+        implied = "redis" if self.mode == "worker" else "process" if self.sequencer_process else "inproc"
+        url = self.sequencer_url
+        if url is None:
+            if implied == "redis":
+                self.sequencer_url = self.redis_url or DEFAULT_REDIS_URL
+            else:
+                self.sequencer_url = f"{implied}://"
+            return self
+        scheme, separator, rest = url.partition("://")
+        if not separator or scheme not in SEQUENCER_SCHEMES or (scheme != "redis" and rest):
+            raise ValueError(
+                f"API_SEQUENCER_URL: expected inproc://, process:// or redis://host:port/db, got {url!r}"
+            )
+        given = self.model_fields_set
+        older = []
+        if "mode" in given and (self.mode == "worker") != (scheme == "redis"):
+            older.append(f"API_MODE={self.mode}")
+        if "sequencer_process" in given and self.sequencer_process != (scheme == "process"):
+            older.append(f"API_SEQUENCER_PROCESS={str(self.sequencer_process).lower()}")
+        if older:
+            raise ValueError(
+                f"API_SEQUENCER_URL={url} contradicts {' and '.join(older)}: set API_SEQUENCER_URL alone"
+            )
+        # The older settings follow the URL, so everything that reads them agrees.
+        self.mode = "worker" if scheme == "redis" else "embedded"
+        self.sequencer_process = scheme == "process"
+        if scheme == "redis" and self.redis_url is None:
+            self.redis_url = url  # as API_MODE=worker with API_REDIS_URL
+        return self
 
     @property
     def database_url(self) -> str:

@@ -25,7 +25,7 @@ from api.collector import CollectorPolicy
 from api.config import ApiSettings
 from api.credentials import CredentialWatch
 from api.errors import error_body, install_error_handlers
-from api.gateway import EmbeddedGateway, Gateway, now_ms
+from api.gateway import Gateway, build_gateway, now_ms
 from api.http_transport import HttpProtocol
 from api.key_crypto import ApiKeyVerifier, load_key_encryption, reseal_rows
 from api.rate_limit import MemoryNonceStore, MemoryRateLimiter, NonceStore, RateLimiter
@@ -65,18 +65,6 @@ milliseconds since the Unix epoch (UTC). Authenticate with `Authorization: Beare
 `X-Capex-Timestamp`, `X-Capex-Nonce`, `X-Capex-Signature`; see docs/api.md). Every error has the
 shape `{"error": {"status", "code", "message"}}`.
 """
-
-
-def build_gateway(settings: ApiSettings) -> Gateway:
-    if settings.scale_out:
-        from api.redis_gateway import RedisGateway
-
-        return RedisGateway(settings)
-    if settings.sequencer_process:
-        from api.process_gateway import ProcessGateway
-
-        return ProcessGateway(settings.database_url, batch_size=settings.exchange.group_commit_size)
-    return EmbeddedGateway(settings.database_url, batch_size=settings.exchange.group_commit_size)
 
 
 def build_limits(settings: ApiSettings) -> tuple[RateLimiter, NonceStore]:

@@ -1,7 +1,7 @@
-"""The embedded mode with the sequencer in a child process (`API_SEQUENCER_PROCESS=true`).
+"""`process://` (or `API_SEQUENCER_PROCESS=true`): the client of the sequencer runtime in a child process.
 
-The API process starts `python -m api.sequencer_process` on the same database with one end of a
-socket pair, and speaks its frames (api/sequencer_process.py) over the other: one task here reads
+The API process starts `python -m exchange.runtime.process` on the same database with one end of a
+socket pair, and speaks its frames (exchange/runtime/process.py) over the other: one task here reads
 the replies, resolves the waiting requests and publishes the event batches, in journal-seq order,
 exactly as the in-process writer thread does. The child recovers the journal before it answers
 Ready; `start()` waits for that. If the child dies, everything waiting fails with
@@ -28,10 +28,13 @@ from api.gateway import (
     Gateway,
     GatewayUnavailable,
     OutcomeUnknown,
-    journaled_batches,
+    health_report,
     record_commands,
 )
-from api.sequencer_process import (
+from exchange.commands import AnyCommand, Command
+from exchange.results import CommandResult
+from exchange.runtime import journaled_batches
+from exchange.runtime.process import (
     LENGTH,
     Answer,
     Books,
@@ -44,8 +47,6 @@ from api.sequencer_process import (
     frame,
     reply_decoder,
 )
-from exchange.commands import AnyCommand, Command
-from exchange.results import CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class ProcessGateway(Gateway):
                 [
                     sys.executable,
                     "-m",
-                    "api.sequencer_process",
+                    "exchange.runtime.process",
                     "--fd",
                     str(theirs.fileno()),
                     "--database-url",
@@ -171,24 +172,20 @@ class ProcessGateway(Gateway):
         return (await self._ask(request)).views or []
 
     async def health(self) -> dict[str, Any]:
+        mode = "embedded (sequencer process)"
         running = self._failure is None and self._process is not None and self._process.poll() is None
-        details: dict[str, Any] = {
-            "ok": running,
-            "mode": "embedded (sequencer process)",
-            "sequencer": running,
-        }
-        if running:
-            details["journal_seq"] = self._published_seq
-            try:
-                await asyncio.wait_for(self._ask(Ping(request_id=next(self._request_ids))), 2.0)
-            except Exception as exc:  # a health check reports, it does not fail
-                details["ok"] = False
-                details["database"] = f"error: {exc}"
-            else:
-                details["database"] = "ok"
+        if not running:
+            reason = self._failure or "the sequencer process is not running"
+            return health_report("process", mode, sequencer=reason, journal_seq=None, database="unknown")
+        try:
+            await asyncio.wait_for(self._ask(Ping(request_id=next(self._request_ids))), 2.0)
+        except Exception as exc:  # a health check reports, it does not fail
+            database = f"error: {exc}"
         else:
-            details["error"] = self._failure
-        return details
+            database = "ok"
+        return health_report(
+            "process", mode, sequencer="ok", journal_seq=self._published_seq, database=database
+        )
 
     # -- REPLIES ---------------------------------------------------------------------------------
 

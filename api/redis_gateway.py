@@ -1,4 +1,5 @@
-"""Scale-out gateway: this API worker reaches the sequencer process (api.sequencer_host) over Redis.
+"""`redis://host:port/db` (or `API_MODE=worker`): this API worker's client of the sequencer runtime's
+Redis transport (exchange/runtime/redis_streams.py, the `capex sequencer` process).
 
     worker --XADD {prefix}:commands (request id, reply key, deadline, kind, body)--> sequencer host
     worker <--RPUSH {prefix}:replies:<worker id> (request id, status, body)--------- sequencer host
@@ -44,105 +45,43 @@ from redis.typing import EncodableT, FieldT
 
 from api import metrics
 from api.config import ApiSettings
-from api.gateway import QUERIES, BookView, EventBatch, Gateway, GatewayUnavailable, OutcomeUnknown, now_ms
-from exchange.commands import AnyCommand, Command, encode_command
+from api.gateway import (
+    QUERIES,
+    BookView,
+    EventBatch,
+    Gateway,
+    GatewayUnavailable,
+    OutcomeUnknown,
+    health_report,
+    now_ms,
+)
+from exchange.commands import Command
 from exchange.results import CommandResult
+from exchange.runtime import DEFAULT_REDIS_URL
+from exchange.runtime.redis_streams import (
+    COMMANDS_STREAM_MAXLEN,
+    RedisKeys,
+    Reply,
+    ReplyStatus,
+    RequestKind,
+    StreamsReply,
+    deadline_margin_ms,
+    decode_batches,
+    decode_reply,
+    decode_results,
+    decode_views,
+    encode,
+    encode_commands,
+    stream_id,
+)
+
+__all__ = ["DEFAULT_REDIS_URL", "RedisGateway", "redis_client", "stream_end"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# Streams are capped (approximately) so that a stopped reader cannot fill Redis' memory. A request
-# beyond the cap is long past its deadline anyway; an event entry beyond it is replayed from the
-# host or shows as a gap.
-COMMANDS_STREAM_MAXLEN = 100_000
-EVENTS_STREAM_MAXLEN = 100_000
-REPLY_TTL_SECONDS = 60  # replies to a worker that went away expire
 EVENTS_BLOCK_MS = 1_000
 REPLIES_BLOCK_SECONDS = 1
 RECONNECT_BACKOFF_MAX = 2.0
-
-
-class RequestKind:
-    COMMANDS = "commands"  # body: JSON array of commands -> list[CommandResult]
-    QUERY = "query"  # body: msgpack [name, args] -> builtins
-    BOOKS = "books"  # body: msgpack [symbols | None, levels] -> list[BookView]
-    EVENTS = "events"  # body: msgpack after_seq -> list[EventBatch] the host still holds
-
-
-class ReplyStatus:
-    OK = "ok"
-    EXPIRED = "expired"  # taken after its deadline: not applied
-    ERROR = "error"  # malformed request or a failed query: message says why
-
-
-class Reply(msgspec.Struct, frozen=True, kw_only=True):
-    request_id: str
-    status: str
-    message: str = ""
-    body: bytes = b""
-
-
-class RedisKeys:
-    """Key names of one shard. Everything of a deployment lives under its prefix."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.commands = f"{prefix}:commands"
-        self.events = f"{prefix}:events"
-        self.heartbeat = f"{prefix}:sequencer:heartbeat"
-        self.owner = f"{prefix}:sequencer:owner"
-
-    def replies(self, worker_id: str) -> str:
-        return f"{self.prefix}:replies:{worker_id}"
-
-
-# -- ENCODING ------------------------------------------------------------------------------------
-
-_msgpack = msgspec.msgpack.Encoder()
-_commands_decoder = msgspec.json.Decoder(list[AnyCommand])
-_results_decoder = msgspec.msgpack.Decoder(list[CommandResult])
-_batches_decoder = msgspec.msgpack.Decoder(list[EventBatch])
-_views_decoder = msgspec.msgpack.Decoder(list[BookView])
-_reply_decoder = msgspec.msgpack.Decoder(Reply)
-
-
-def encode_commands(commands: Sequence[Command]) -> bytes:
-    return b"[" + b",".join(encode_command(command) for command in commands) + b"]"
-
-
-def decode_commands(data: bytes) -> list[AnyCommand]:
-    return _commands_decoder.decode(data)
-
-
-def encode(value: Any) -> bytes:
-    return _msgpack.encode(value)
-
-
-# The reply of XREAD / XREADGROUP to these clients (RESP2, no decode_responses): [stream key,
-# [(entry id, {field: value}), ...]] pairs. redis-py types the replies of every protocol and
-# decoding setting at once (bytes | str, lists or dicts), so the readers cast to this.
-StreamsReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
-
-
-def decode_batches(data: bytes) -> list[EventBatch]:
-    return _batches_decoder.decode(data)
-
-
-def decode_reply(data: bytes) -> Reply:
-    return _reply_decoder.decode(data)
-
-
-def deadline_margin_ms(timeout_seconds: float) -> int:
-    """The part of a worker's timeout kept for the host to commit and reply after it takes a
-    request: a quarter of the timeout, at most 500 ms."""
-    return min(500, int(timeout_seconds * 250))
-
-
-def stream_id(value: bytes | str) -> tuple[int, int]:
-    """A stream entry id `<ms>-<n>` as a comparable pair."""
-    text = value.decode() if isinstance(value, bytes) else value
-    milliseconds, _, number = text.partition("-")
-    return int(milliseconds), int(number or 0)
 
 
 def _refused(exc: BaseException) -> bool:
@@ -159,7 +98,7 @@ def _refused(exc: BaseException) -> bool:
 def redis_client(url: str, timeout: float) -> Redis:
     """One immediate retry on a broken connection (after a Redis restart every pooled connection
     is dead, and only the next use finds out). A retried request may reach Redis twice: the
-    sequencer host takes each request id once (`SequencerHost._first_time`)."""
+    sequencer takes each request id once (`SequencerRuntime.first_time`)."""
     return Redis.from_url(
         url,
         socket_timeout=timeout,
@@ -185,7 +124,7 @@ class RedisGateway(Gateway):
     def __init__(self, settings: ApiSettings, *, worker_id: str | None = None) -> None:
         super().__init__()
         self.settings = settings
-        self.url = settings.redis_url or DEFAULT_REDIS_URL
+        self.url = settings.sequencer_redis_url
         self.keys = RedisKeys(settings.redis_prefix)
         self.worker_id = worker_id or uuid.uuid4().hex[:16]
         self.reply_key = self.keys.replies(self.worker_id)
@@ -310,7 +249,7 @@ class RedisGateway(Gateway):
             return []
         started = time.perf_counter()
         reply = await self._request(RequestKind.COMMANDS, encode_commands(commands))
-        results = _results_decoder.decode(reply.body)
+        results = decode_results(reply.body)
         if len(results) != len(commands):
             raise OutcomeUnknown("the sequencer answered a different number of results")
         elapsed = time.perf_counter() - started
@@ -328,7 +267,7 @@ class RedisGateway(Gateway):
     async def book_views(self, symbols: Sequence[str] | None = None, levels: int = 10) -> list[BookView]:
         names = None if symbols is None else list(symbols)
         reply = await self._request(RequestKind.BOOKS, encode([names, levels]))
-        return _views_decoder.decode(reply.body)
+        return decode_views(reply.body)
 
     async def replay_events(self, after_seq: int) -> list[EventBatch]:
         """The event batches after `after_seq` that the sequencer host still holds, in order."""
@@ -489,33 +428,41 @@ class RedisGateway(Gateway):
     # -- HEALTH ----------------------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"ok": False, "mode": "worker", "worker_id": self.worker_id}
-        details["events_seq"] = self._delivered_seq
-        details["event_gaps"] = self.gaps
-        details["database"] = await self._database_health()
+        database = await self._database_health()
+        details: dict[str, Any] = {
+            "worker_id": self.worker_id,
+            "events_seq": self._delivered_seq,
+            "event_gaps": self.gaps,
+        }
+
+        def report(sequencer: str, journal_seq: int | None = None, **more: Any) -> dict[str, Any]:
+            return health_report(
+                "redis",
+                "worker",
+                sequencer=sequencer,
+                journal_seq=journal_seq,
+                database=database,
+                **details,
+                **more,
+            )
+
         if self._redis is None:
-            details["redis"] = "not started"
-            return details
+            return report("unknown", redis="not started")
         try:
             async with asyncio.timeout(self.timeout):
                 await self._redis.ping()
                 heartbeat = await self._redis.get(self.keys.heartbeat)
         except (TimeoutError, RedisError, OSError) as exc:
-            details["redis"] = f"error: {exc or type(exc).__name__}"
-            details["sequencer"] = "unknown"
-            return details
-        details["redis"] = "ok"
+            return report("unknown", redis=f"error: {exc or type(exc).__name__}")
         if heartbeat is None:
-            details["sequencer"] = "no heartbeat: the sequencer process is not running"
-            return details
+            return report("no heartbeat: the sequencer process is not running", redis="ok")
         beat = json.loads(heartbeat)
-        details["sequencer"] = "ok" if beat.get("available") else "store unavailable"
-        details["journal_seq"] = beat.get("last_seq")
-        details["replies"] = "reconnecting" if self._replies_reconnecting else "ok"
-        details["ok"] = (
-            details["sequencer"] == "ok" and details["database"] == "ok" and details["replies"] == "ok"
+        return report(
+            "ok" if beat.get("available") else "store unavailable",
+            beat.get("last_seq"),
+            redis="ok",
+            replies="reconnecting" if self._replies_reconnecting else "ok",
         )
-        return details
 
     async def _database_health(self) -> str:
         if self._db_engine is None:

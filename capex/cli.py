@@ -77,7 +77,8 @@ def parser() -> argparse.ArgumentParser:
     _server_options(demo)
 
     commands.add_parser(
-        "sequencer", help="run the sequencer process of the scale-out mode (API_REDIS_URL, DATABASE_URL)"
+        "sequencer",
+        help="run the sequencer runtime over Redis, for API workers (API_SEQUENCER_URL, DATABASE_URL)",
     )
 
     audit = commands.add_parser(
@@ -137,9 +138,15 @@ def run(args: argparse.Namespace) -> int:
 
         return run_admin(args, settings)
     if args.command == "sequencer":
-        from api.sequencer_host import main as run_sequencer
+        from exchange.runtime.redis_streams import main as run_sequencer
 
-        return run_sequencer(settings)
+        return run_sequencer(
+            settings.database_url,
+            redis_url=settings.sequencer_redis_url,
+            prefix=settings.redis_prefix,
+            timeout_seconds=settings.redis_timeout_seconds,
+            group_size=settings.exchange.group_commit_size,
+        )
     host = args.host or settings.host
     port = args.port or settings.port
     if args.command == "demo" or args.demo:

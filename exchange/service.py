@@ -4,8 +4,8 @@
     ONE transaction, committed and flushed to disk) -> results returned (acknowledged)
 
 - **Durability before acknowledgement.** `submit_batch` applies a group of commands, writes them
-  in one transaction, and returns their results only after the commit. Concurrent `submit` calls
-  (threads) are grouped the same way: whoever takes the writer lock commits everything queued.
+  in one transaction, and returns their results only after the commit. Grouping the commands of
+  many clients, and stamping their time, is the sequencer runtime's (exchange/runtime).
 - **Idempotency.** A command the sequencer answers with an already-journaled seq (a repeated
   client order id of the same account) gets the first result back (seq, code, message, data;
   no events: they were published with the first) and no new journal row.
@@ -54,16 +54,6 @@ def _sequencer_class() -> Any:
     return Sequencer
 
 
-class _Slot:
-    __slots__ = ("command", "result", "error", "done")
-
-    def __init__(self, command: Command) -> None:
-        self.command = command
-        self.result: CommandResult | None = None
-        self.error: BaseException | None = None
-        self.done = False
-
-
 class DurableExchange:
     """One shard's sequencer with its durable store. Open it once per process (single writer)."""
 
@@ -87,8 +77,6 @@ class DurableExchange:
         self._book_factory = book_factory
         self.store = store or Store(database_url or self.settings.database_url)
         self._write_lock = threading.Lock()
-        self._pending_lock = threading.Lock()
-        self._pending: list[_Slot] = []
         self._unavailable: str | None = None
         self.replayed = 0  # commands replayed from the journal on open
         self.sequencer = self._recover()
@@ -158,29 +146,6 @@ class DurableExchange:
 
     def state_hash(self) -> str:
         return str(self.sequencer.state_hash())
-
-    def submit(self, command: Command) -> CommandResult:
-        """Apply one command; return its result once it is durable. Thread-safe: commands submitted
-        concurrently are committed together (group commit)."""
-        slot = _Slot(command)
-        with self._pending_lock:
-            self._pending.append(slot)
-        with self._write_lock:
-            if not slot.done:
-                with self._pending_lock:
-                    slots, self._pending = self._pending, []
-                try:
-                    results = self._submit_locked([s.command for s in slots])
-                except BaseException as exc:
-                    for s in slots:
-                        s.error, s.done = exc, True
-                else:
-                    for s, r in zip(slots, results, strict=True):
-                        s.result, s.done = r, True
-        if slot.error is not None:
-            raise slot.error
-        assert slot.result is not None
-        return slot.result
 
     def submit_batch(self, commands: Iterable[Command]) -> list[CommandResult]:
         """Apply the commands in order, committing every `group_commit_size` of them in one

@@ -134,6 +134,11 @@ def describe_settings_error(exc: Exception, settings_cls: type[BaseSettings]) ->
     if isinstance(exc, ValidationError):
         seen: set[str] = set()
         for error in exc.errors():
+            if not error.get("loc") and error["type"] == "value_error":
+                # a check of several settings together: its message names them
+                message = str(error.get("ctx", {}).get("error") or error["msg"])
+                lines.append(message.removeprefix("Value error, "))
+                continue
             loc = error.get("loc") or ("?",)
             name = str(loc[0])
             if name in seen:

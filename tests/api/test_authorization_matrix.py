@@ -38,7 +38,9 @@ from tests.api.routes.support import (
 
 __all__ = ["fast_passwords"]
 
-CREDENTIALS = ("none", "read", "trade", "transfer", "session")
+CREDENTIALS = ("none", "read", "trade", "transfer", "session", "revoked key", "ended session")
+# Credentials that authenticated once and ended: every route answers 401 and changes nothing.
+ENDED = ("revoked key", "ended session")
 API_TABLES = ("api_credentials", "api_sessions", "api_keys")
 
 
@@ -69,6 +71,7 @@ class Call:
 class Matrix:
     world: World
     keys: dict[tuple[str, str], ApiKeyCredentials] = field(default_factory=dict)
+    ended_sessions: dict[str, str] = field(default_factory=dict)  # actor -> a logged-out token
     mat: str = ""
 
     @property
@@ -85,7 +88,29 @@ class Matrix:
             )
         return self.keys[actor, scope]
 
+    def ended(self, actor: str, credential: str) -> tuple[User, ApiKeyCredentials | None]:
+        """A key with every scope, revoked; or a session, logged out (made once per actor)."""
+        if (actor, credential) not in self.keys:
+            user = self.user(actor)
+            if credential == "revoked key":
+                key = create_key(self.client, user, ["read", "trade", "transfer"], label="matrix revoked")
+                revoked = self.client.delete(f"{API}/api-keys/{key.key_id}", headers=user.headers)
+                assert revoked.status_code == 200, revoked.text
+                self.keys[actor, credential] = key
+            else:
+                token = self.session_token(actor)
+                out = self.client.post(f"{API}/auth/logout", headers={"Authorization": f"Bearer {token}"})
+                assert out.status_code == 204, out.text
+                self.ended_sessions[actor] = token
+        user = self.user(actor)
+        if credential == "revoked key":
+            return user, self.keys[actor, credential]
+        return User(user.account_id, user.username, user.password, self.ended_sessions[actor]), None
+
     def send(self, call: Call, credential: str):
+        if credential in ENDED:
+            user, key = self.ended(call.actor, credential)
+            return Caller(self.client, user, key).request(call.method, call.path, call.body, call.query)
         user = self.user(call.actor)
         if call.session_token is not None:
             user = User(user.account_id, user.username, user.password, call.session_token)
@@ -101,7 +126,9 @@ class Matrix:
         """The business state hash of the sequencer and every projection and credential row."""
         gateway = self.client.app.state.gateway
         # Runs on the sequencer's writer thread, between commands (test-only use of the embedded gateway).
-        business = self.client.portal.call(gateway._call, lambda ex: ex.sequencer.state_hash(journal=False))
+        business = self.client.portal.call(
+            gateway._call, lambda runtime: runtime.exchange.sequencer.state_hash(journal=False)
+        )
         digest = hashlib.sha256(business.encode())
         with Session(self.client.app.state.db_engine) as session:
             for table in PROJECTION_TABLES + API_TABLES:
@@ -407,7 +434,7 @@ FOREIGN = {
 
 
 def allowed(needs: str, credential: str, own: bool) -> bool:
-    if credential == "none" or not own:
+    if credential == "none" or credential in ENDED or not own:
         return False
     if needs == "any":
         return True
@@ -436,7 +463,9 @@ def test_route(route, client: TestClient, market: Market, fast_passwords: None):
     for own in variants:  # foreign cells first
         for credential in CREDENTIALS:
             call = prepare(matrix, own)
-            if credential != "none" and credential != "session":
+            if credential in ENDED:
+                matrix.ended(call.actor, credential)  # made (and ended) before the state is read
+            elif credential != "none" and credential != "session":
                 matrix.key(call.actor, credential)  # made before the state is read
             permitted = allowed(needs, credential, own)
             before = None if permitted else matrix.fingerprint()
@@ -447,7 +476,7 @@ def test_route(route, client: TestClient, market: Market, fast_passwords: None):
                 if call.check is not None:
                     call.check(response)
             else:
-                expected = {401} if credential == "none" else {403, 404, 409}
+                expected = {401} if credential == "none" or credential in ENDED else {403, 404, 409}
                 assert response.status_code in expected, f"{cell}: {response.status_code} {response.text}"
                 assert response.json()["error"]["status"] == response.status_code
                 assert matrix.fingerprint() == before, f"{cell} changed the state"

@@ -24,10 +24,10 @@ import pytest
 import redis
 
 from api.gateway import now_ms
-from api.redis_gateway import RedisKeys, ReplyStatus, RequestKind, decode_reply, encode_commands
 from exchange import commands as cmd
 from exchange.accounts import SYSTEM_ACCOUNT_ID
 from exchange.results import CommandResult, ResultCode
+from exchange.runtime.redis_streams import RedisKeys, ReplyStatus, RequestKind, decode_reply, encode_commands
 from tests.api.scaleout.clients import BookWatcher, place, register, rest_book
 from tests.api.scaleout.conftest import (
     Admin,

@@ -70,9 +70,9 @@ def test_order_entry_market_data_and_queries_go_through_the_child(live_server, l
         depth = http.get(f"/api/v1/instruments/{symbol}/book").json()
         assert [(level["price"], level["quantity"]) for level in depth["bids"]] == [(510, 1), (500, 2)]
         health = http.get("/health")
-        assert (
-            health.status_code == 200 and health.json()["details"]["mode"] == "embedded (sequencer process)"
-        )
+        details = health.json()["details"]
+        assert health.status_code == 200 and details["mode"] == "embedded (sequencer process)"
+        assert details["transport"] == "process" and details["sequencer"] == "ok"
 
 
 def test_a_restart_recovers_the_journal_in_the_child(api_settings, live_server, live_market):
@@ -118,4 +118,4 @@ def test_order_entry_fails_closed_when_the_child_dies(live_server, live_market):
     run(scenario())
     with httpx.Client(base_url=live_server.base_url) as http:
         health = http.get("/health")
-        assert health.status_code == 503 and health.json()["details"]["sequencer"] is False
+        assert health.status_code == 503 and health.json()["details"]["sequencer"] != "ok"

@@ -3,8 +3,6 @@ idempotency, recovery (snapshot + replay, same state hash), refusal when the sto
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import text
 
@@ -49,7 +47,7 @@ def test_submit_acknowledges_after_commit_and_repeats_idempotently(database_url:
     results = exchange.submit_batch(stream[:300])
     assert [r.seq for r in results] == list(range(1, 301))
     assert exchange.last_seq == exchange.store.last_seq() == 300
-    single = exchange.submit(stream[300])
+    single = exchange.submit_batch([stream[300]])[0]
     assert single.seq == 301 and exchange.store.get(301).command == stream[300]
     # A retried order (new timestamp) returns the first result, with no new journal row.
     order_index = next(i for i in range(299, 0, -1) if isinstance(stream[i], c.PlaceOrder))
@@ -59,7 +57,7 @@ def test_submit_acknowledges_after_commit_and_repeats_idempotently(database_url:
             "timestamp": stream[order_index].timestamp + 999,
         }
     )
-    again = exchange.submit(retry)
+    again = exchange.submit_batch([retry])[0]
     assert (again.seq, again.code, again.data) == (
         results[order_index].seq,
         results[order_index].code,
@@ -70,7 +68,7 @@ def test_submit_acknowledges_after_commit_and_repeats_idempotently(database_url:
     other = c.PlaceOrder(
         **{**{f: getattr(retry, f) for f in retry.__struct_fields__}, "quantity": retry.quantity + 1}
     )
-    refused = exchange.submit(other)
+    refused = exchange.submit_batch([other])[0]
     assert refused.code == ResultCode.DUPLICATE_CLIENT_ORDER_ID and refused.seq == 302
     assert exchange.store.get(302).code == ResultCode.DUPLICATE_CLIENT_ORDER_ID
     exchange.close()
@@ -124,7 +122,7 @@ def test_refuses_commands_after_a_failed_commit(database_url: str) -> None:
         connection.execute(
             text("DROP TRIGGER deny_journal" + (" ON journal" if connection.dialect.name != "sqlite" else ""))
         )
-    assert exchange.submit(stream[300]).code == ResultCode.STORE_UNAVAILABLE
+    assert exchange.submit_batch([stream[300]])[0].code == ResultCode.STORE_UNAVAILABLE
     assert _journal_count(database_url) == 200
     exchange.close()
 
@@ -159,33 +157,6 @@ def test_recovery_refuses_a_journal_the_code_disagrees_with(database_url: str) -
     exchange.close()
     with pytest.raises(RecoveryError, match="replay of seq 150"):
         DurableExchange(database_url)
-
-
-def test_concurrent_submits_are_grouped(database_url: str) -> None:
-    stream = list(core_stream(10, 400))
-    exchange = DurableExchange(database_url, group_commit_size=1000, snapshot_interval=0)
-    exchange.submit_batch(stream[:42])  # the setup: accounts, cash, listings
-    orders = stream[42:]
-    per_thread = [orders[k::4] for k in range(4)]
-    seqs: list[int] = []
-    lock = threading.Lock()
-
-    def worker(commands: list[c.Command]) -> None:
-        for command in commands:
-            result = exchange.submit(command)
-            assert result.code != ResultCode.STORE_UNAVAILABLE
-            with lock:
-                seqs.append(result.seq)
-
-    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in per_thread]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(seqs) == list(range(43, 401))
-    assert exchange.store.last_seq() == 400
-    exchange.close()
-    assert audit_database(database_url) == []
 
 
 def test_unreachable_database_fails_clearly() -> None:

@@ -1,15 +1,22 @@
-"""The sequencer process of the scale-out mode (`capex sequencer`).
+"""The Redis transport (`redis://host:port/db`): the runtime as the scale-out sequencer process
+(`capex sequencer`), serving the API workers (api.redis_gateway.RedisGateway) over Redis.
 
-It owns the shard's DurableExchange (the single writer, as EmbeddedGateway does in one process)
-and serves the API workers over Redis (api.redis_gateway describes the keys and encodings):
+    worker --XADD {prefix}:commands (r: request id, w: reply key, d: deadline ms, k: kind, b: body)
+    worker <--RPUSH {prefix}:replies:<worker id> (Reply: request id, status, body)
+    worker <--XADD {prefix}:events (b: list[EventBatch] of one group)
+
+It owns the shard's SequencerRuntime (exchange.runtime.core: the single writer, the same stamping,
+group commit and answers as the other transports); this module is the Redis side of it:
 
     loop:
         XREADGROUP {prefix}:commands after the last entry taken (block 200 ms, up to batch size
             entries); the group keeps that position in Redis, for the next host too
         for the entries, in stream order:
-            consecutive command requests -> one group: drop the expired ones (deadline passed:
-                never applied), stamp the rest with monotonic time, DurableExchange.submit_batch
-                (group commit) -> XADD the group's EventBatches to {prefix}:events, then RPUSH
+            a request id taken before (a worker's retried XADD) -> ignored
+                (SequencerRuntime.first_time)
+            consecutive command requests -> one group (SequencerRuntime.serve): drop the expired
+                ones (deadline passed: never applied), SequencerRuntime.commit the rest (stamped,
+                group commit) -> XADD the group's EventBatches to {prefix}:events, then RPUSH
                 each request's results to its worker's reply list (one pipeline)
             a query / book views / event replay request -> answered between groups, so what it
                 reads is consistent with a journal seq
@@ -42,7 +49,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import msgspec
@@ -52,23 +59,114 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
-from api.config import ApiSettings
-from api.gateway import EventBatch, StampingWriter, journaled_batches, now_ms, run_query, take_book_views
-from api.redis_gateway import (
-    DEFAULT_REDIS_URL,
-    EVENTS_STREAM_MAXLEN,
-    REPLY_TTL_SECONDS,
-    RedisKeys,
-    Reply,
-    ReplyStatus,
-    RequestKind,
-    StreamsReply,
-    decode_commands,
-    encode,
-)
-from exchange.commands import AnyCommand
+from exchange.commands import AnyCommand, Command, encode_command
+from exchange.results import CommandResult
+from exchange.runtime import DEFAULT_REDIS_URL
+from exchange.runtime.core import NOT_COMMANDS, SequencerRuntime
+from exchange.runtime.views import BookView, EventBatch, now_ms
 
-log = logging.getLogger("api.sequencer")
+log = logging.getLogger("exchange.sequencer")
+
+# Streams are capped (approximately) so that a stopped reader cannot fill Redis' memory. A request
+# beyond the cap is long past its deadline anyway; an event entry beyond it is replayed from the
+# host or shows as a gap.
+COMMANDS_STREAM_MAXLEN = 100_000
+EVENTS_STREAM_MAXLEN = 100_000
+REPLY_TTL_SECONDS = 60  # replies to a worker that went away expire
+
+
+class RequestKind:
+    COMMANDS = "commands"  # body: JSON array of commands -> list[CommandResult]
+    QUERY = "query"  # body: msgpack [name, args] -> builtins
+    BOOKS = "books"  # body: msgpack [symbols | None, levels] -> list[BookView]
+    EVENTS = "events"  # body: msgpack after_seq -> list[EventBatch] the host still holds
+
+
+class ReplyStatus:
+    OK = "ok"
+    EXPIRED = "expired"  # taken after its deadline: not applied
+    ERROR = "error"  # malformed request or a failed query: message says why
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    request_id: str
+    status: str
+    message: str = ""
+    body: bytes = b""
+
+
+class RedisKeys:
+    """Key names of one shard. Everything of a deployment lives under its prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.commands = f"{prefix}:commands"
+        self.events = f"{prefix}:events"
+        self.heartbeat = f"{prefix}:sequencer:heartbeat"
+        self.owner = f"{prefix}:sequencer:owner"
+
+    def replies(self, worker_id: str) -> str:
+        return f"{self.prefix}:replies:{worker_id}"
+
+
+# -- ENCODING ------------------------------------------------------------------------------------
+
+_msgpack = msgspec.msgpack.Encoder()
+_commands_decoder = msgspec.json.Decoder(list[AnyCommand])
+_results_decoder = msgspec.msgpack.Decoder(list[CommandResult])
+_batches_decoder = msgspec.msgpack.Decoder(list[EventBatch])
+_views_decoder = msgspec.msgpack.Decoder(list[BookView])
+_reply_decoder = msgspec.msgpack.Decoder(Reply)
+
+
+def encode_commands(commands: Sequence[Command]) -> bytes:
+    return b"[" + b",".join(encode_command(command) for command in commands) + b"]"
+
+
+def decode_commands(data: bytes) -> list[AnyCommand]:
+    return _commands_decoder.decode(data)
+
+
+def encode(value: Any) -> bytes:
+    return _msgpack.encode(value)
+
+
+# The reply of XREAD / XREADGROUP to these clients (RESP2, no decode_responses): [stream key,
+# [(entry id, {field: value}), ...]] pairs. redis-py types the replies of every protocol and
+# decoding setting at once (bytes | str, lists or dicts), so the readers cast to this.
+StreamsReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
+
+
+def decode_batches(data: bytes) -> list[EventBatch]:
+    return _batches_decoder.decode(data)
+
+
+def decode_reply(data: bytes) -> Reply:
+    return _reply_decoder.decode(data)
+
+
+def decode_results(data: bytes) -> list[CommandResult]:
+    return _results_decoder.decode(data)
+
+
+def decode_views(data: bytes) -> list[BookView]:
+    return _views_decoder.decode(data)
+
+
+def deadline_margin_ms(timeout_seconds: float) -> int:
+    """The part of a worker's timeout kept for the host to commit and reply after it takes a
+    request: a quarter of the timeout, at most 500 ms."""
+    return min(500, int(timeout_seconds * 250))
+
+
+def stream_id(value: bytes | str) -> tuple[int, int]:
+    """A stream entry id `<ms>-<n>` as a comparable pair."""
+    text = value.decode() if isinstance(value, bytes) else value
+    milliseconds, _, number = text.partition("-")
+    return int(milliseconds), int(number or 0)
+
+
+# -- THE SEQUENCER HOST -------------------------------------------------------------------------
 
 BLOCK_MS = 200  # longest wait for requests: bounds how late a heartbeat or a stop can be
 HEARTBEAT_SECONDS = 1.0
@@ -121,36 +219,37 @@ def _parse(fields: dict[bytes, bytes]) -> _Request:
 
 
 class SequencerHost:
-    """Runs one shard's sequencer for the API workers. `run()` blocks until `stop()`."""
+    """Runs one shard's SequencerRuntime for the API workers. `run()` blocks until `stop()`."""
 
     def __init__(
         self,
-        settings: ApiSettings,
+        database_url: str,
         *,
+        redis_url: str | None = None,
+        prefix: str = "capex",
+        timeout_seconds: float = 2.0,
+        group_size: int = 1_000,
         exchange_factory: Callable[[str], Any] | None = None,
         clock: Callable[[], int] = now_ms,
         replay_batches: int = REPLAY_BATCHES,
     ) -> None:
-        self.settings = settings
-        self.url = settings.redis_url or DEFAULT_REDIS_URL
-        self.keys = RedisKeys(settings.redis_prefix)
-        self.batch_size = settings.exchange.group_commit_size
+        self.database_url = database_url
+        self.url = redis_url or DEFAULT_REDIS_URL
+        self.keys = RedisKeys(prefix)
+        self.timeout_seconds = timeout_seconds
+        self.batch_size = group_size
         self.clock = clock
+        self.replay_batches = replay_batches
         self.host_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._exchange_factory = exchange_factory
-        self.exchange: Any = None
+        self.runtime: SequencerRuntime | None = None
         self.redis: Redis | None = None
         self._stopping = False
         self._last_id = b"0-0"  # the last entry taken from the current stream (to trim behind)
-        self._writer: StampingWriter | None = None
-        self._published_seq = 0
         self._unpublished: deque[list[EventBatch]] = deque()
-        self._recent: deque[EventBatch] = deque(maxlen=replay_batches)
-        self._taken: dict[str, int] = {}  # request key -> deadline, in arrival order
         self._next_beat = 0.0
         self._started_ms = 0
         # progress counters
-        self.commands_applied = 0
         self.requests_expired = 0
         self._next_progress = 0.0
         self._logged_seq = -1
@@ -162,22 +261,23 @@ class SequencerHost:
         self._stopping = True
 
     def open(self) -> None:
-        from exchange.service import DurableExchange
-
-        factory = self._exchange_factory or (lambda url: DurableExchange(url))
         started = time.monotonic()
-        self.exchange = factory(self.settings.database_url)
-        self._writer = StampingWriter(self.exchange, self.clock)
-        self._published_seq = self.exchange.last_seq
+        self.runtime = SequencerRuntime.open(
+            self.database_url,
+            exchange_factory=self._exchange_factory,
+            clock=self.clock,
+            group_size=self.batch_size,
+            replay_batches=self.replay_batches,
+        )
         self._started_ms = now_ms()
         gc.freeze()  # the recovered state lives as long as the process (see api/collector.py)
         log.info(
             "sequencer: journal recovered at seq %d (%d commands replayed in %.2f s)",
-            self.exchange.last_seq,
-            getattr(self.exchange, "replayed", 0),
+            self.runtime.last_seq,
+            getattr(self.runtime.exchange, "replayed", 0),
             time.monotonic() - started,
         )
-        timeout = self.settings.redis_timeout_seconds
+        timeout = self.timeout_seconds
         self.redis = Redis.from_url(
             self.url,
             socket_timeout=timeout + BLOCK_MS / 1000,
@@ -185,6 +285,14 @@ class SequencerHost:
             # A retried write may land twice: workers ignore a repeated reply or event batch.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
+
+    @property
+    def commands_applied(self) -> int:
+        return 0 if self.runtime is None else self.runtime.commands_applied
+
+    def _runtime(self) -> SequencerRuntime:
+        assert self.runtime is not None, "open() first"
+        return self.runtime
 
     def close(self) -> None:
         if self.redis is not None:
@@ -194,13 +302,13 @@ class SequencerHost:
                 pass
             self.redis.close()
             self.redis = None
-        if self.exchange is not None:
-            self.exchange.close()
-            self.exchange = None
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
 
     def run(self) -> None:
         """Serve until stopped. Waits for Redis (and for a previous owner's lock to lapse)."""
-        if self.exchange is None:
+        if self.runtime is None:
             self.open()
         log.info("sequencer %s: serving %s on %s", self.host_id, self.keys.commands, self.url)
         backoff = 0.1
@@ -226,7 +334,7 @@ class SequencerHost:
                 self._sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             self._progress()
-        log.info("sequencer %s: stopped at journal seq %d", self.host_id, self.exchange.last_seq)
+        log.info("sequencer %s: stopped at journal seq %d", self.host_id, self._runtime().last_seq)
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -272,8 +380,8 @@ class SequencerHost:
         beat = {
             "host": self.host_id,
             "pid": os.getpid(),
-            "last_seq": self.exchange.last_seq,
-            "available": bool(self.exchange.available),
+            "last_seq": self._runtime().last_seq,
+            "available": self._runtime().available,
             "time": now_ms(),
             "started": self._started_ms,
         }
@@ -283,11 +391,12 @@ class SequencerHost:
     def _progress(self) -> None:
         now = time.monotonic()
         if now >= self._next_progress:
-            if self._next_progress and self._logged_seq != self.exchange.last_seq:
-                self._logged_seq = self.exchange.last_seq
+            last_seq = self._runtime().last_seq
+            if self._next_progress and self._logged_seq != last_seq:
+                self._logged_seq = last_seq
                 log.info(
                     "sequencer: journal seq %d, %d commands applied, %d expired requests dropped",
-                    self.exchange.last_seq,
+                    last_seq,
                     self.commands_applied,
                     self.requests_expired,
                 )
@@ -318,7 +427,8 @@ class SequencerHost:
         if not response:
             return
         entries = response[0][1]
-        group: list[_Request] = []
+        runtime = self._runtime()
+        requests: list[_Request] = []
         for entry_id, fields in entries:
             self._last_id = entry_id
             try:
@@ -326,47 +436,21 @@ class SequencerHost:
             except (KeyError, ValueError, UnicodeDecodeError) as exc:
                 log.error("sequencer: malformed request %s skipped: %s", entry_id, exc)
                 continue
-            if not self._first_time(request):
-                continue
-            if request.kind == RequestKind.COMMANDS:
-                group.append(request)
-                continue
-            self._run_group(group)
-            group = []
-            self._answer(request)
-        self._run_group(group)
+            if runtime.first_time(f"{request.reply_key}/{request.request_id}", request.deadline):
+                requests.append(request)
+        runtime.serve(requests, _size_of, self._run_group, self._answer)
         try:
             # What was taken is done with: keep the stream short (approximate: whole nodes only).
             self.redis.xtrim(self.keys.commands, minid=self._last_id, approximate=True)
         except (RedisError, OSError):
             pass
 
-    def _first_time(self, request: _Request) -> bool:
-        """False for a request id taken before (a worker's XADD retried on a broken connection may
-        have reached Redis twice). An id is remembered until its deadline: after it, a copy would
-        be dropped as expired anyway."""
-        now = self.clock()
-        taken = self._taken
-        while taken:
-            oldest = next(iter(taken))
-            if taken[oldest] > now:
-                break
-            del taken[oldest]
-        key = f"{request.reply_key}/{request.request_id}"
-        if key in taken:
-            log.warning("sequencer: request %s arrived twice; the copy is ignored", key)
-            return False
-        if request.deadline > now:
-            taken[key] = request.deadline
-        return True
-
     def _run_group(self, requests: list[_Request]) -> None:
         """One group commit for the command requests taken together, then events and replies."""
-        if not requests:
-            return
         replies: list[Reply] = []
         live: list[tuple[_Request, list[AnyCommand]]] = []
-        now = self.clock()
+        runtime = self._runtime()
+        now = runtime.clock()
         for request in requests:
             if request.deadline <= now:
                 # The worker has given up (or is about to): this request must never be applied.
@@ -381,16 +465,12 @@ class SequencerHost:
             live.append((request, commands))
         reply_keys = {request.request_id: request.reply_key for request in requests}
         commands = [command for _request, own in live for command in own]
-        assert self._writer is not None
-        results = self._writer.submit(commands) if commands else []
-        batches, self._published_seq = journaled_batches(results, self._published_seq)
-        self.commands_applied += len(commands)
+        results, batches = runtime.commit(commands)
         offset = 0
         for request, own in live:
             mine = results[offset : offset + len(own)]
             offset += len(own)
             replies.append(Reply(request_id=request.request_id, status=ReplyStatus.OK, body=encode(mine)))
-        self._recent.extend(batches)
         self._publish(batches, replies, reply_keys)
 
     def _publish(self, batches: list[EventBatch], replies: list[Reply], reply_keys: dict[str, str]) -> None:
@@ -424,7 +504,7 @@ class SequencerHost:
             self._unpublished.popleft()
             log.info("sequencer: published held event batches %d..%d", batches[0].seq, batches[-1].seq)
 
-    def _answer(self, request: _Request) -> None:
+    def _answer(self, request: _Request) -> bool:
         """A read between groups: consistent with the journal seq of the last group."""
         if request.deadline <= self.clock():
             self.requests_expired += 1
@@ -435,30 +515,49 @@ class SequencerHost:
             except Exception as exc:  # a bad query is the asker's problem, not the sequencer's
                 reply = _error(request, f"{type(exc).__name__}: {exc}")
         self._publish([], [reply], {request.request_id: request.reply_key})
+        return False
 
     def _read(self, request: _Request) -> bytes:
-        sequencer = self.exchange.sequencer
+        runtime = self._runtime()
         if request.kind == RequestKind.QUERY:
             name, args = msgspec.msgpack.decode(request.body)
-            return encode(run_query(sequencer, name, args))
+            return encode(runtime.query(name, args))
         if request.kind == RequestKind.BOOKS:
             symbols, levels = msgspec.msgpack.decode(request.body)
-            return encode(take_book_views(sequencer, symbols, int(levels)))
+            return encode(runtime.book_views(symbols, int(levels)))
         if request.kind == RequestKind.EVENTS:
             after = int(msgspec.msgpack.decode(request.body))
-            held = [batch for batch in self._recent if batch.seq > after]
-            return encode(held[:REPLAY_ANSWER_MAX])
+            return encode(runtime.replay(after, REPLAY_ANSWER_MAX))
         raise ValueError(f"unknown request kind {request.kind!r}")
+
+
+def _size_of(request: _Request) -> int:
+    """Command requests group (their commands are counted once decoded: one request is one
+    stream entry, and a worker's request is at most one call's commands)."""
+    return 1 if request.kind == RequestKind.COMMANDS else NOT_COMMANDS
 
 
 def _error(request: _Request, message: str) -> Reply:
     return Reply(request_id=request.request_id, status=ReplyStatus.ERROR, message=message)
 
 
-def main(settings: ApiSettings | None = None) -> int:
+def main(
+    database_url: str,
+    *,
+    redis_url: str | None,
+    prefix: str,
+    timeout_seconds: float,
+    group_size: int,
+) -> int:
     """`capex sequencer`: run until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    host = SequencerHost(settings or ApiSettings())
+    host = SequencerHost(
+        database_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        timeout_seconds=timeout_seconds,
+        group_size=group_size,
+    )
     signal.signal(signal.SIGTERM, host.stop)
     signal.signal(signal.SIGINT, host.stop)
     try:

@@ -1,4 +1,4 @@
-"""The embedded sequencer in a process of its own (`API_SEQUENCER_PROCESS=true`): the child side.
+"""The child-process transport (`process://`): the runtime in a process of its own, over a socket pair.
 
     API process (api.process_gateway.ProcessGateway)
         --frames: Commands | Query | Books | Ping | Stop--> socket pair --> this process
@@ -6,19 +6,18 @@
 
 One Python process runs one thread at a time (the GIL): with the API and the sequencer in one
 process, the event loop and the sequencer's writer thread take turns on one core, and the box's
-second core idles (docs/benchmarks.md). Here the sequencer, its store and the journal writes run in
-a child process started by the API process, on the same database: the same single writer, the
-same group commit, the same results and events as the in-process writer thread
-(api.gateway.EmbeddedGateway), and still nothing to install.
+second core idles (docs/benchmarks.md). Here the runtime (exchange.runtime.core.SequencerRuntime:
+the same stamping, group commit, results and events as the in-process transport) runs in a child
+process started by the API process, on the same database, and still nothing to install.
 
 A frame is a 4-byte big-endian length and a msgpack value (msgspec, tagged structs). Requests are
-handled in arrival order: consecutive Commands requests are applied and committed as one group
-(up to `--batch-size` commands), then answered by one Group frame holding every request's results
-in the order applied; queries are answered between groups, so they see a committed state. The
-process stops on Stop or when the API process goes away (end of file on the socket), after
-finishing the group it has.
+handled in arrival order by `SequencerRuntime.serve`: consecutive Commands requests are applied and
+committed as one group (up to `--batch-size` commands), then answered by one Group frame holding
+every request's results in the order applied; queries are answered between groups, so they see a
+committed state. The process stops on Stop or when the API process goes away (end of file on the
+socket), after finishing the group it has.
 
-    python -m api.sequencer_process --fd N --database-url URL [--batch-size N]
+    python -m exchange.runtime.process --fd N --database-url URL [--batch-size N]
 """
 
 from __future__ import annotations
@@ -31,14 +30,14 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from api.gateway import BookView, StampingWriter, now_ms, run_query, take_book_views
 from exchange.commands import AnyCommand
 from exchange.results import CommandResult
+from exchange.runtime.core import NOT_COMMANDS, SequencerRuntime
+from exchange.runtime.views import BookView
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +156,21 @@ class FrameReader:
 # -- THE PROCESS ----------------------------------------------------------------------------------
 
 
+def _size_of(request: Request) -> int:
+    return len(request.commands) if isinstance(request, Commands) else NOT_COMMANDS
+
+
 class SequencerProcess:
-    def __init__(self, sock: socket.socket, exchange: Any, batch_size: int) -> None:
+    """Serves one API process over `sock` until Stop or end of file."""
+
+    def __init__(self, sock: socket.socket, runtime: SequencerRuntime) -> None:
         self.sock = sock
-        self.exchange = exchange
-        self.batch_size = batch_size
-        self.writer = StampingWriter(exchange, now_ms)
+        self.runtime = runtime
+        self._out = bytearray()
 
     def serve(self) -> None:
         reader = FrameReader(self.sock)
-        self.sock.sendall(frame(Ready(last_seq=self.exchange.last_seq)))
+        self.sock.sendall(frame(Ready(last_seq=self.runtime.last_seq)))
         while True:
             requests = reader.read(block=True)
             if requests is None:
@@ -174,52 +178,42 @@ class SequencerProcess:
             if self._handle(requests):
                 return
 
-    def _handle(self, requests: Sequence[Request]) -> bool:
-        """Answer the requests in order; True on Stop."""
-        out = bytearray()
-        group: list[Commands] = []
-        size = 0
-        for request in requests:
-            if isinstance(request, Commands):
-                if group and size + len(request.commands) > self.batch_size:
-                    out += self._run_group(group)
-                    group, size = [], 0
-                group.append(request)
-                size += len(request.commands)
-                continue
-            if group:
-                out += self._run_group(group)
-                group, size = [], 0
-            if isinstance(request, Stop):
-                self.sock.sendall(out)
-                return True
-            out += frame(self._answer(request))
-        if group:
-            out += self._run_group(group)
-        self.sock.sendall(out)
-        return False
+    def _handle(self, requests: list[Request]) -> bool:
+        """Answer the requests in order, in one write; True on Stop."""
+        self._out = bytearray()
+        stopped = self.runtime.serve(requests, _size_of, self._run_group, self._answer)
+        self.sock.sendall(self._out)
+        return stopped
 
-    def _run_group(self, group: list[Commands]) -> bytes:
-        results = self.writer.submit([command for request in group for command in request.commands])
+    def _run_group(self, group: list[Request]) -> None:
+        requests = [request for request in group if isinstance(request, Commands)]
+        results, _batches = self.runtime.commit(
+            [command for request in requests for command in request.commands]
+        )
         replies = []
         start = 0
-        for request in group:
+        for request in requests:
             end = start + len(request.commands)
             replies.append((request.request_id, results[start:end]))
             start = end
-        return frame(Group(replies=replies))
+        self._out += frame(Group(replies=replies))
 
-    def _answer(self, request: Query | Books | Ping) -> Answer:
-        sequencer = self.exchange.sequencer
+    def _answer(self, request: Request) -> bool:
+        if isinstance(request, Stop):
+            return True
+        assert not isinstance(request, Commands)
+        self._out += frame(self._read(request))
+        return False
+
+    def _read(self, request: Query | Books | Ping) -> Answer:
+        runtime = self.runtime
         try:
             if isinstance(request, Query):
-                return Answer(
-                    request_id=request.request_id, value=run_query(sequencer, request.name, request.args)
-                )
+                return Answer(request_id=request.request_id, value=runtime.query(request.name, request.args))
             if isinstance(request, Books):
-                views = take_book_views(sequencer, request.symbols, request.levels)
+                views = runtime.book_views(request.symbols, request.levels)
                 return Answer(request_id=request.request_id, views=views)
-            self.exchange.store.ping()
+            runtime.ping()
             return Answer(request_id=request.request_id, value="ok")
         except Exception as exc:  # the asking coroutine gets it
             return Answer(request_id=request.request_id, error=f"{type(exc).__name__}: {exc}")
@@ -227,7 +221,7 @@ class SequencerProcess:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m api.sequencer_process", description=__doc__.split("\n\n")[0]
+        prog="python -m exchange.runtime.process", description=(__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument("--fd", type=int, required=True, help="this end of the socket pair")
     parser.add_argument("--database-url", required=True)
@@ -236,20 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s sequencer-process %(levelname)s %(message)s"
     )
-    from exchange.service import DurableExchange
-
     # Ctrl-C in a terminal reaches the whole process group: the API process stops this one (Stop,
     # or end of file) once its own requests are answered.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
-    exchange = DurableExchange(args.database_url)
+    runtime = SequencerRuntime.open(args.database_url, group_size=args.batch_size)
     gc.freeze()  # the recovered state lives as long as the process (see api/collector.py)
     try:
-        SequencerProcess(sock, exchange, args.batch_size).serve()
+        SequencerProcess(sock, runtime).serve()
     except (BrokenPipeError, ConnectionResetError):
         pass  # the API process is gone: what was committed stays committed
     finally:
-        exchange.close()
+        runtime.close()
         sock.close()
     return 0
 
