@@ -8,7 +8,7 @@ The API holds no business rule: it stamps nothing but the actor, and waits for t
 result. The runtime (not the Sequencer, which reads no clock) gives each command its timestamp,
 never earlier than the previous one's, groups and commits, and answers reads between groups.
 
-One interface, one client per transport, chosen by one setting (`build_gateway`,
+One interface, one client per transport, chosen by one setting (`api.gateways.build_gateway`,
 API_SEQUENCER_URL; docs/api.md, Settings):
 - `inproc://` `EmbeddedGateway`: the runtime in this process, behind its writer thread.
 - `process://` `api.process_gateway.ProcessGateway`: the runtime in a child process.
@@ -26,7 +26,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import Counter
 
@@ -36,9 +36,6 @@ from exchange.results import CommandResult, ResultCode
 from exchange.runtime import QUERIES, BookView, EventBatch, SequencerRuntime, now_ms
 from exchange.runtime.inproc import InprocTransport, Job, Outcome
 
-if TYPE_CHECKING:
-    from api.config import ApiSettings
-
 __all__ = [
     "QUERIES",
     "BookView",
@@ -47,7 +44,6 @@ __all__ = [
     "Gateway",
     "GatewayUnavailable",
     "OutcomeUnknown",
-    "build_gateway",
     "health_report",
     "now_ms",
     "record_commands",
@@ -286,19 +282,3 @@ class EmbeddedGateway(Gateway):
 
         assert self._loop is not None
         self._loop.call_soon_threadsafe(deliver)
-
-
-def build_gateway(settings: ApiSettings) -> Gateway:
-    """The gateway of the transport API_SEQUENCER_URL names (derived from API_MODE /
-    API_SEQUENCER_PROCESS / API_REDIS_URL when unset): `inproc://`, `process://` or
-    `redis://host:port/db`."""
-    scheme = settings.sequencer_scheme
-    if scheme == "redis":
-        from api.redis_gateway import RedisGateway
-
-        return RedisGateway(settings)
-    if scheme == "process":
-        from api.process_gateway import ProcessGateway
-
-        return ProcessGateway(settings.database_url, batch_size=settings.exchange.group_commit_size)
-    return EmbeddedGateway(settings.database_url, batch_size=settings.exchange.group_commit_size)

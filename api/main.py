@@ -25,7 +25,8 @@ from api.collector import CollectorPolicy
 from api.config import ApiSettings
 from api.credentials import CredentialWatch
 from api.errors import error_body, install_error_handlers
-from api.gateway import Gateway, build_gateway, now_ms
+from api.gateway import Gateway, now_ms
+from api.gateways import build_gateway
 from api.http_transport import HttpProtocol
 from api.key_crypto import ApiKeyVerifier, load_key_encryption, reseal_rows
 from api.rate_limit import MemoryNonceStore, MemoryRateLimiter, NonceStore, RateLimiter

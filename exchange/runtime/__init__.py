@@ -14,7 +14,7 @@
     redis_streams           `redis://host:port/db` the scale-out sequencer process (`capex
                             sequencer`): Redis streams, heartbeat, owner lock, deadlines
 
-The API's clients of these transports live in api/ (api.gateway.build_gateway picks one by the
+The API's clients of these transports live in api/ (api.gateways.build_gateway picks one by the
 API_SEQUENCER_URL setting); nothing here imports the API.
 """
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from api.config import ApiSettings
-from api.gateway import EmbeddedGateway, build_gateway
+from api.gateway import EmbeddedGateway
+from api.gateways import build_gateway
 from api.process_gateway import ProcessGateway
 from api.redis_gateway import RedisGateway
 
