@@ -55,9 +55,7 @@ async def register_account(
     if await run_in_threadpool(_username_taken, engine, username):
         raise ApiError(409, "USERNAME_TAKEN", f"the username {username!r} is taken")
     password_hash = await run_in_threadpool(security.hash_password, password)
-    result = raise_for(
-        await gateway.submit(CreateAccount(timestamp=0, actor_id=actor_id, name=username, role=role))
-    )
+    result = raise_for(await gateway.submit(CreateAccount(actor_id=actor_id, name=username, role=role)))
     account_id = int(result.data["account_id"])
     credential = Credential(
         account_id=account_id, username=username, password_hash=password_hash, created_at=now_ms()

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api import security
+from api import queries, security
 from api.config import ApiSettings
 from api.credentials import CredentialWatch
 from api.errors import ApiError
@@ -91,11 +91,10 @@ def lookup_api_key(engine: Engine, key_id: str) -> ApiKey | None:
 
 
 async def account_role(request: Request, account_id: int) -> str:
-    account = await request.app.state.gateway.query("account", account_id)
+    account = await queries.account(request.app.state.gateway, account_id)
     if account is None:
         raise _unauthenticated("the account of these credentials no longer exists")
-    role: str = account["role"]
-    return role
+    return account.role
 
 
 async def verify_signed(request: Request, key: ApiKey) -> None:

@@ -25,7 +25,6 @@ def new_client_order_id(prefix: str) -> str:
 def place_order(actor_id: int, request: PlaceOrderIn, prefix: str) -> cmd.PlaceOrder:
     """`prefix` names the door for a server-made client order id (see new_client_order_id)."""
     return cmd.PlaceOrder(
-        timestamp=0,
         actor_id=actor_id,
         symbol=request.symbol,
         client_order_id=request.client_order_id or new_client_order_id(prefix),
@@ -39,15 +38,15 @@ def place_order(actor_id: int, request: PlaceOrderIn, prefix: str) -> cmd.PlaceO
 
 def amend_order(actor_id: int, order_id: int, request: AmendOrderIn) -> cmd.AmendOrder:
     return cmd.AmendOrder(
-        timestamp=0, actor_id=actor_id, order_id=order_id, price=request.price, quantity=request.quantity
+        actor_id=actor_id, order_id=order_id, price=request.price, quantity=request.quantity
     )
 
 
 def cancel_order(actor_id: int, order_id: int) -> cmd.CancelOrder:
-    return cmd.CancelOrder(timestamp=0, actor_id=actor_id, order_id=order_id)
+    return cmd.CancelOrder(actor_id=actor_id, order_id=order_id)
 
 
 def cancel_all(actor_id: int, request: CancelAllIn) -> cmd.CancelAll:
     """Another account's orders only for operators (the sequencer decides)."""
     account_id = request.account_id if request.account_id is not None else actor_id
-    return cmd.CancelAll(timestamp=0, actor_id=actor_id, account_id=account_id, symbol=request.symbol)
+    return cmd.CancelAll(actor_id=actor_id, account_id=account_id, symbol=request.symbol)

@@ -341,7 +341,6 @@ class _Seed:
     ) -> cmd.PlaceOrder:
         self._order_counter[username] += 1
         return cmd.PlaceOrder(
-            timestamp=0,
             actor_id=self.accounts[username],
             symbol=symbol,
             client_order_id=f"demo-seed-{self._order_counter[username]}",
@@ -371,7 +370,7 @@ async def _publish_index_history(seed: _Seed) -> None:
     for points in zip(*(spec.history for spec in MATERIALS), strict=True):
         await seed.submit(
             [
-                cmd.PublishIndexPrice(timestamp=0, actor_id=feed, index=spec.index, price=price)
+                cmd.PublishIndexPrice(actor_id=feed, index=spec.index, price=price)
                 for spec, price in zip(MATERIALS, points, strict=True)
             ]
         )
@@ -398,7 +397,6 @@ def _listing_commands(
                     )
                     commands.append(
                         cmd.ListInstrument(
-                            timestamp=0,
                             actor_id=SYSTEM_ACCOUNT_ID,
                             terms=option_terms,
                             tick=CAP_TICK,
@@ -438,7 +436,6 @@ def _listing_commands(
                 )
                 commands.append(
                     cmd.ListInstrument(
-                        timestamp=0,
                         actor_id=SYSTEM_ACCOUNT_ID,
                         terms=call_terms,
                         tick=MAT_TICK,
@@ -481,7 +478,6 @@ async def _list_swap(seed: _Seed, listings: list[_Listing], trading_start: int) 
     (result,) = await seed.submit(
         [
             cmd.ListInstrument(
-                timestamp=0,
                 actor_id=SYSTEM_ACCOUNT_ID,
                 terms=cmd.CapacitySwapTerms(give_symbol=early.symbol, receive_symbol=late.symbol),
                 tick=SWAP_TICK,
@@ -581,7 +577,7 @@ async def seed_demo(gateway: SeedGateway, logins: SeedLogins, clock_ms: int) -> 
     seed = _Seed(gateway, accounts)
 
     funding: list[cmd.Command] = [
-        cmd.Deposit(timestamp=0, actor_id=SYSTEM_ACCOUNT_ID, account_id=accounts[name], amount=amount)
+        cmd.Deposit(actor_id=SYSTEM_ACCOUNT_ID, account_id=accounts[name], amount=amount)
         for name, amount in DEMO_CASH.items()
     ]
     for season in seasons:
@@ -589,7 +585,6 @@ async def seed_demo(gateway: SeedGateway, logins: SeedLogins, clock_ms: int) -> 
             for spec in PROCESSES:
                 funding.extend(
                     cmd.RegisterCapacity(
-                        timestamp=0,
                         actor_id=accounts[supplier],
                         process=spec.process,
                         window_start=start,

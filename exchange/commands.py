@@ -2,8 +2,10 @@
 
 Every command is a frozen msgspec struct tagged with its class name, so the journal stores it as
 JSON and replays it into an identical struct (`encode_command` / `decode_command`). Time is an
-input: `timestamp` (milliseconds since the Unix epoch, UTC) is set by whoever submits the command
-and is the only clock the sequencer knows. `actor_id` is the account that issues the command (the
+input: `timestamp` (milliseconds since the Unix epoch, UTC) is the only clock the sequencer knows.
+Commands submitted through the runtime (the API, the demo) leave it out: it defaults to `UNSTAMPED`
+and SequencerRuntime.commit stamps every command with its wall clock before it is applied. Whoever
+applies commands to a Sequencer directly (replay, tests, tools) sets it. `actor_id` is the account that issues the command (the
 authenticated user, an operator, or the exchange's scheduler account).
 
 Units: money in fen (integer minor units); prices in fen per contract (a multiple of the
@@ -14,9 +16,14 @@ from __future__ import annotations
 
 import msgspec
 
+UNSTAMPED = 0
+"""The `timestamp` of a command not stamped yet: the runtime stamps it (SequencerRuntime.commit)."""
+
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    timestamp: int
+    # Stamped by the runtime. The default is always encoded (the encoder does not omit defaults),
+    # so journal rows are byte-identical to those written when the field had no default.
+    timestamp: int = UNSTAMPED
     actor_id: int
 
 

@@ -136,10 +136,10 @@ class Sequencer:
     def apply(self, command: cmd.Command) -> CommandResult:
         """Apply one command; the result carries its seq, code and events."""
         state = self.state
-        retry_key: cmd.PlaceOrder | None = None  # the command as a retry of it would be (timestamp 0)
+        retry_key: cmd.PlaceOrder | None = None  # the command as a retry of it would be (unstamped)
         if type(command) is cmd.PlaceOrder:
             idem_key = f"{command.actor_id}:{command.client_order_id}"
-            retry_key = _structs_replace(command, timestamp=0)
+            retry_key = _structs_replace(command, timestamp=cmd.UNSTAMPED)
             entry = state.idempotency.get(idem_key)
             if entry is not None:
                 if retry_key == entry.command:

@@ -7,12 +7,12 @@ from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from api import security
+from api import queries, security
 from api.accounts import log_in, register_account
 from api.credentials import session_credential
 from api.deps import CredentialWatchDep, CurrentPrincipal, GatewayDep, SettingsDep
 from api.errors import ApiError
-from api.routes.common import AUTHENTICATED, EngineDep, SessionPrincipal, ask, make_router
+from api.routes.common import AUTHENTICATED, EngineDep, SessionPrincipal, make_router
 from api.schemas import (
     AccountOut,
     LoginIn,
@@ -57,10 +57,10 @@ async def login(body: LoginIn, gateway: GatewayDep, engine: EngineDep, settings:
     token, account_id, expires_at = await log_in(
         engine, body.username, body.password, settings.session_ttl_seconds
     )
-    account = await ask(gateway, "account", account_id)
+    account = await queries.account(gateway, account_id)
     if account is None:
         raise ApiError(401, "INVALID_CREDENTIALS", "unknown username or wrong password")
-    return SessionOut(token=token, account_id=account_id, role=account["role"], expires_at=expires_at)
+    return SessionOut(token=token, account_id=account_id, role=account.role, expires_at=expires_at)
 
 
 def _delete_session(engine: Engine, token: str) -> None:
@@ -103,7 +103,7 @@ def _username(engine: Engine, account_id: int) -> str | None:
 async def me(principal: CurrentPrincipal, gateway: GatewayDep, engine: EngineDep) -> MeOut:
     """Any valid credentials may ask (no scope needed): the account, its role, and the scopes of
     the session or API key used."""
-    account = await ask(gateway, "account", principal.account_id)
+    account = await queries.account(gateway, principal.account_id)
     username = await run_in_threadpool(_username, engine, principal.account_id)
     return MeOut(
         account_id=principal.account_id,
@@ -112,5 +112,5 @@ async def me(principal: CurrentPrincipal, gateway: GatewayDep, engine: EngineDep
         scopes=sorted(principal.scopes),
         via=principal.via,
         key_id=principal.key_id,
-        kill_switch=bool(account and account.get("kill_switch")),
+        kill_switch=account is not None and account.kill_switch,
     )

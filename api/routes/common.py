@@ -17,9 +17,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from api import queries
 from api.deps import Principal, current_principal
 from api.errors import ApiError, raise_for
 from api.gateway import Gateway, GatewayUnavailable
+from api.queries import InstrumentView
 from exchange.commands import Command
 from exchange.results import CommandResult
 
@@ -136,8 +138,8 @@ def not_found(code: str, message: str) -> ApiError:
     return ApiError(404, code, message)
 
 
-async def instrument_or_404(gateway: Gateway, symbol: str) -> dict[str, Any]:
-    instrument: dict[str, Any] | None = await ask(gateway, "instrument", symbol)
+async def instrument_or_404(gateway: Gateway, symbol: str) -> InstrumentView:
+    instrument = await queries.instrument(gateway, symbol)
     if instrument is None:
         raise not_found("UNKNOWN_INSTRUMENT", f"unknown instrument {symbol!r}")
     return instrument

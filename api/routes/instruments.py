@@ -8,12 +8,14 @@ acknowledged; every route of this API that needs an instrument reads it there.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Path, Query
 
+from api import queries
 from api.deps import GatewayDep, OperatorPrincipal
-from api.routes.common import AUTHENTICATED, ask, execute, instrument_or_404, make_router
+from api.queries import InstrumentView
+from api.routes.common import AUTHENTICATED, execute, instrument_or_404, make_router
 from api.schemas import (
     COMMAND_ERRORS,
     MAX_TIME,
@@ -33,35 +35,35 @@ router = make_router("instruments")
 SymbolPath = Annotated[str, Path(max_length=200, description="the instrument's symbol")]
 
 
-def instrument_out(data: dict[str, Any]) -> InstrumentOut:
-    """An instrument as the sequencer reports it (msgspec builtins; terms tagged `type`)."""
-    terms = {k: v for k, v in data["terms"].items() if k != "type"}
-    terms["kind"] = data["kind"]
+def instrument_out(data: InstrumentView) -> InstrumentOut:
+    """An instrument as the sequencer reports it (terms tagged `type`)."""
+    terms = {k: v for k, v in data.terms.items() if k != "type"}
+    terms["kind"] = data.kind
     return InstrumentOut(
-        symbol=data["symbol"],
-        kind=data["kind"],
-        status=data["status"],
+        symbol=data.symbol,
+        kind=data.kind,
+        status=data.status,
         terms=terms,
         contract_size=terms.get("units_per_contract", 1),
-        tick=data["tick"],
-        lot=data["lot"],
-        min_price=data["min_price"],
-        max_price=data["max_price"],
-        trading_start=data["trading_start"],
-        expiry=data["expiry"],
-        listed_at=data["listed_at"],
-        last_trade_time=data.get("last_trade_time"),
-        last_trade_price=data.get("last_trade_price"),
-        settlement_price=data.get("settlement_price"),
+        tick=data.tick,
+        lot=data.lot,
+        min_price=data.min_price,
+        max_price=data.max_price,
+        trading_start=data.trading_start,
+        expiry=data.expiry,
+        listed_at=data.listed_at,
+        last_trade_time=data.last_trade_time,
+        last_trade_price=data.last_trade_price,
+        settlement_price=data.settlement_price,
     )
 
 
-def _windows(data: dict[str, Any], by_symbol: dict[str, dict[str, Any]]) -> list[tuple[str, int, int]]:
+def _windows(data: InstrumentView, by_symbol: dict[str, InstrumentView]) -> list[tuple[str, int, int]]:
     """(process, window_start, window_end) of a CAP, or of both legs of a SWP; none for a MAT."""
-    terms = data["terms"]
-    if data["kind"] == "CAP":
+    terms = data.terms
+    if data.kind == "CAP":
         return [(terms["process"], terms["window_start"], terms["window_end"])]
-    if data["kind"] == "SWP":
+    if data.kind == "SWP":
         legs = (by_symbol.get(terms["give_symbol"]), by_symbol.get(terms["receive_symbol"]))
         return [w for leg in legs if leg is not None for w in _windows(leg, by_symbol)]
     return []
@@ -91,14 +93,14 @@ async def list_instruments(
 ) -> list[InstrumentOut]:
     """Filters combine with AND. A window filter keeps the CAP (and SWP, by either leg) whose
     delivery window overlaps [window_start, window_end); it leaves out MAT, which have none."""
-    everything = await ask(gateway, "instruments")
-    by_symbol = {i["symbol"]: i for i in everything}
+    everything = await queries.instruments(gateway)
+    by_symbol = {i.symbol: i for i in everything}
     chosen = []
     for data in everything:
-        terms = data["terms"]
-        if kind is not None and data["kind"] != kind:
+        terms = data.terms
+        if kind is not None and data.kind != kind:
             continue
-        if status is not None and data["status"] != status:
+        if status is not None and data.status != status:
             continue
         if material is not None and terms.get("material") != material:
             continue
@@ -170,7 +172,6 @@ async def list_instrument(
     result = await execute(
         gateway,
         cmd.ListInstrument(
-            timestamp=0,
             actor_id=principal.account_id,
             terms=terms,
             tick=body.tick,
@@ -192,7 +193,7 @@ async def list_instrument(
     responses=COMMAND_ERRORS,
 )
 async def halt(symbol: SymbolPath, principal: OperatorPrincipal, gateway: GatewayDep) -> InstrumentOut:
-    await execute(gateway, cmd.HaltInstrument(timestamp=0, actor_id=principal.account_id, symbol=symbol))
+    await execute(gateway, cmd.HaltInstrument(actor_id=principal.account_id, symbol=symbol))
     return instrument_out(await instrument_or_404(gateway, symbol))
 
 
@@ -204,5 +205,5 @@ async def halt(symbol: SymbolPath, principal: OperatorPrincipal, gateway: Gatewa
     responses=COMMAND_ERRORS,
 )
 async def resume(symbol: SymbolPath, principal: OperatorPrincipal, gateway: GatewayDep) -> InstrumentOut:
-    await execute(gateway, cmd.ResumeInstrument(timestamp=0, actor_id=principal.account_id, symbol=symbol))
+    await execute(gateway, cmd.ResumeInstrument(actor_id=principal.account_id, symbol=symbol))
     return instrument_out(await instrument_or_404(gateway, symbol))

@@ -58,7 +58,7 @@ async def exercise(
     (docs/exchange.md, "Exercise and assignment")."""
     result = await execute(
         gateway,
-        cmd.Exercise(timestamp=0, actor_id=principal.account_id, symbol=body.symbol, quantity=body.quantity),
+        cmd.Exercise(actor_id=principal.account_id, symbol=body.symbol, quantity=body.quantity),
     )
     rows = await read(db, _bookings, list(result.data["booking_ids"]))
     return ExerciseOut(
@@ -79,7 +79,7 @@ async def decline_auto_exercise(
     body: DeclineIn, principal: TradePrincipal, gateway: GatewayDep
 ) -> DeclineOut:
     result = await execute(
-        gateway, cmd.DeclineAutoExercise(timestamp=0, actor_id=principal.account_id, symbol=body.symbol)
+        gateway, cmd.DeclineAutoExercise(actor_id=principal.account_id, symbol=body.symbol)
     )
     return DeclineOut(seq=result.seq, account_id=principal.account_id, symbol=body.symbol)
 
@@ -118,11 +118,10 @@ async def transfer(
     command: cmd.Command
     if isinstance(body, CashTransferIn):
         command = cmd.TransferCash(
-            timestamp=0, actor_id=principal.account_id, to_account_id=to_account_id, amount=body.amount
+            actor_id=principal.account_id, to_account_id=to_account_id, amount=body.amount
         )
     else:
         command = cmd.TransferPosition(
-            timestamp=0,
             actor_id=principal.account_id,
             to_account_id=to_account_id,
             symbol=body.symbol,
@@ -154,7 +153,6 @@ async def register_capacity(
     await execute(
         gateway,
         cmd.RegisterCapacity(
-            timestamp=0,
             actor_id=principal.account_id,
             process=body.process,
             window_start=body.window_start,
@@ -196,9 +194,7 @@ async def milestone(
     await visible_booking(db, principal, booking_id)
     await execute(
         gateway,
-        cmd.ConfirmBooking(
-            timestamp=0, actor_id=principal.account_id, booking_id=booking_id, milestone=body.milestone
-        ),
+        cmd.ConfirmBooking(actor_id=principal.account_id, booking_id=booking_id, milestone=body.milestone),
     )
     row = await read(db, _booking, booking_id)
     return BookingOut.model_validate(row, from_attributes=True)
@@ -218,9 +214,7 @@ async def kill_switch(
     account_id = body.account_id if body.account_id is not None else principal.account_id
     result = await execute(
         gateway,
-        cmd.SetKillSwitch(
-            timestamp=0, actor_id=principal.account_id, account_id=account_id, engaged=body.engaged
-        ),
+        cmd.SetKillSwitch(actor_id=principal.account_id, account_id=account_id, engaged=body.engaged),
     )
     return KillSwitchOut(
         account_id=account_id, engaged=body.engaged, cancelled=result.data["cancelled"], seq=result.seq

@@ -185,16 +185,16 @@ async def settlement(symbol: SymbolPath, gateway: GatewayDep) -> SettlementOut:
     published price (docs/exchange.md, "Material calls"); `final` once expiry froze it. 422
     NOT_A_MATERIAL_CALL for other kinds."""
     instrument = await instrument_or_404(gateway, symbol)
-    if instrument["kind"] != "MAT":
-        raise ApiError(422, "NOT_A_MATERIAL_CALL", f"{symbol} is a {instrument['kind']}, not a material call")
+    if instrument.kind != "MAT":
+        raise ApiError(422, "NOT_A_MATERIAL_CALL", f"{symbol} is a {instrument.kind}, not a material call")
     price = await ask(gateway, "estimated_settlement_price", symbol)
-    terms = instrument["terms"]
+    terms = instrument.terms
     return SettlementOut(
         symbol=symbol,
         index=terms["index"],
         settlement_window_start=terms["settlement_window_start"],
-        expiry=instrument["expiry"],
+        expiry=instrument.expiry,
         price=price,
-        final=instrument.get("settlement_price") is not None,
-        status=instrument["status"],
+        final=instrument.settlement_price is not None,
+        status=instrument.status,
     )

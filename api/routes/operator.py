@@ -82,7 +82,7 @@ async def run_expiry(principal: OperatorPrincipal, gateway: GatewayDep, db: DbDe
     """Cancels resting orders, settles material calls, expires unexercised capacity options,
     releases collateral, moves the instruments to `settled`, and auto-confirms due bookings.
     Running it again changes nothing."""
-    result = await execute(gateway, cmd.RunExpiry(timestamp=0, actor_id=principal.account_id))
+    result = await execute(gateway, cmd.RunExpiry(actor_id=principal.account_id))
     return ExpiryOut(
         seq=result.seq,
         ran_at=await read(db, _timestamp, result.seq),
@@ -114,7 +114,6 @@ async def publish_index_price(
     result = await execute(
         gateway,
         cmd.PublishIndexPrice(
-            timestamp=0,
             actor_id=principal.account_id,
             index=body.index,
             price=body.price,
@@ -141,9 +140,7 @@ async def deposit(
 ) -> BalanceAckOut:
     result = await execute(
         gateway,
-        cmd.Deposit(
-            timestamp=0, actor_id=principal.account_id, account_id=body.account_id, amount=body.amount
-        ),
+        cmd.Deposit(actor_id=principal.account_id, account_id=body.account_id, amount=body.amount),
     )
     balance = balance_out(await read(db, _balance, body.account_id), body.account_id)
     return BalanceAckOut(**balance.model_dump(), seq=result.seq)
@@ -160,9 +157,7 @@ async def withdraw(
 ) -> BalanceAckOut:
     result = await execute(
         gateway,
-        cmd.Withdraw(
-            timestamp=0, actor_id=principal.account_id, account_id=body.account_id, amount=body.amount
-        ),
+        cmd.Withdraw(actor_id=principal.account_id, account_id=body.account_id, amount=body.amount),
     )
     balance = balance_out(await read(db, _balance, body.account_id), body.account_id)
     return BalanceAckOut(**balance.model_dump(), seq=result.seq)
@@ -184,9 +179,7 @@ async def mark_default(
     gateway: GatewayDep,
     db: DbDep,
 ) -> BookingOut:
-    await execute(
-        gateway, cmd.MarkSupplierDefault(timestamp=0, actor_id=principal.account_id, booking_id=booking_id)
-    )
+    await execute(gateway, cmd.MarkSupplierDefault(actor_id=principal.account_id, booking_id=booking_id))
     return BookingOut.model_validate(await read(db, _booking, booking_id), from_attributes=True)
 
 

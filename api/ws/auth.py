@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from api import security
+from api import queries, security
 from api.config import ApiSettings
 from api.credentials import CredentialWatch, api_key_credential, session_credential
 from api.deps import Principal, lookup_api_key, lookup_session
@@ -120,10 +120,10 @@ class Authentication:
             expires_at = None
         else:
             raise WsError(BAD_REQUEST, "auth needs a token, or key, timestamp and signature")
-        account = await self.gateway.query("account", account_id)
+        account = await queries.account(self.gateway, account_id)
         if account is None:
             raise self._refuse("the account of these credentials no longer exists")
-        principal = Principal(account_id, account["role"], scopes, via, key_id)
+        principal = Principal(account_id, account.role, scopes, via, key_id)
         return Verified(principal, credential_id, expires_at)
 
     def accept(self, verified: Verified) -> Principal:

@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from api import queries
 from api.gateway import BookView, EventBatch, Gateway, GatewayUnavailable, now_ms
 from api.ws import channels as ch
 from api.ws.book_state import BookState
@@ -374,7 +375,7 @@ class MarketDataHub:
         it. A symbol listed a moment ago may still be in the hub's queue: wait for it, briefly."""
         if symbol in self.instruments:
             return
-        if await self.gateway.query("instrument", symbol) is None:
+        if await queries.instrument(self.gateway, symbol) is None:
             raise WsError(UNKNOWN_INSTRUMENT, f"no instrument {symbol!r}")
         deadline = asyncio.get_running_loop().time() + INSTRUMENT_WAIT_SECONDS
         while symbol not in self.instruments:

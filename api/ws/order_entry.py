@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, NamedTuple
 
-from api import order_commands
+from api import order_commands, queries
 from api.config import ApiSettings
 from api.deps import Principal
 from api.gateway import Gateway
@@ -126,9 +126,9 @@ class OrderEntry:
     async def amend(self, request: AmendOrderByIdIn, principal: Principal) -> Submit:
         if self.guard.any_frozen(principal.account_id):
             # Only then is the order's instrument worth a round trip to the sequencer.
-            order = await self.gateway.query("order", request.order_id)
-            if order is not None and order["account_id"] == principal.account_id:
-                self.guard.check(principal.account_id, self.underlyings.underlying(order["symbol"]))
+            order = await queries.order(self.gateway, request.order_id)
+            if order is not None and order.account_id == principal.account_id:
+                self.guard.check(principal.account_id, self.underlyings.underlying(order.symbol))
         await self.spend(principal, "orders")
         command = order_commands.amend_order(principal.account_id, request.order_id, request)
         return Submit(command, _order_id_and_seq)
@@ -172,13 +172,12 @@ class OrderEntry:
                     continue
                 previous[entry.symbol] = quotes.orders.pop(entry.symbol, [])
                 for order_id in previous[entry.symbol]:
-                    commands.append(cmd.CancelOrder(timestamp=0, actor_id=account_id, order_id=order_id))
+                    commands.append(cmd.CancelOrder(actor_id=account_id, order_id=order_id))
                 placed = []
                 for side, price, quantity in sides:
                     placed.append((side, len(commands)))
                     commands.append(
                         cmd.PlaceOrder(
-                            timestamp=0,
                             actor_id=account_id,
                             symbol=entry.symbol,
                             client_order_id=new_client_order_id("mq"),

@@ -170,7 +170,7 @@ class MarketMakerProtection:
         self, account_id: int, underlying: str, traded: int, frozen_until: int | None
     ) -> None:
         commands = [
-            CancelAll(timestamp=0, actor_id=account_id, account_id=account_id, symbol=symbol)
+            CancelAll(actor_id=account_id, account_id=account_id, symbol=symbol)
             for symbol in self.underlyings.symbols_of(underlying)
         ]
         cancelled = 0

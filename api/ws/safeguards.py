@@ -55,7 +55,7 @@ class Safeguards:
         account_id = self.cancel_on_disconnect_account
         if self.cancel_on_disconnect and account_id is not None:
             try:
-                await self.gateway.submit(CancelAll(timestamp=0, actor_id=account_id, account_id=account_id))
+                await self.gateway.submit(CancelAll(actor_id=account_id, account_id=account_id))
             except GatewayUnavailable:
                 log.error("cancel-on-disconnect of account %s failed: sequencer unreachable", account_id)
 
@@ -79,7 +79,7 @@ class Safeguards:
         task.add_done_callback(_DETACHED.discard)
 
     async def _cancel_all(self, account_id: int) -> None:
-        command = CancelAll(timestamp=0, actor_id=account_id, account_id=account_id)
+        command = CancelAll(actor_id=account_id, account_id=account_id)
         try:
             result = await self.gateway.submit(command)
         except GatewayUnavailable:

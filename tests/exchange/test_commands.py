@@ -559,3 +559,18 @@ def test_deposits_never_push_the_exchange_past_int64(market):
     assert "at most" in refused.message
     assert market.seq.state_hash(journal=False) == before
     market.run(c.Deposit, account_id=second, amount=5)
+
+
+def test_unstamped_commands_encode_like_stamped_zero():
+    """`timestamp` defaults to UNSTAMPED (the runtime stamps it); the default is encoded, so the
+    journal's bytes are those of an explicit `timestamp=0`."""
+    unstamped = c.Deposit(actor_id=1, account_id=2, amount=3)
+    assert unstamped.timestamp == c.UNSTAMPED == 0
+    assert c.encode_command(unstamped) == c.encode_command(
+        c.Deposit(timestamp=0, actor_id=1, account_id=2, amount=3)
+    )
+    assert (
+        c.encode_command(unstamped)
+        == b'{"type":"Deposit","timestamp":0,"actor_id":1,"account_id":2,"amount":3}'
+    )
+    assert c.decode_command(c.encode_command(unstamped)) == unstamped
