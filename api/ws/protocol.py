@@ -18,43 +18,36 @@ from pydantic import Field, ValidationError
 from api.errors import validation_message
 from api.schemas import MAX_QUANTITY, Contracts, Fen, RequestModel, Symbol
 
-# The book checksum is shared with the SDK (wire/book.py): re-exported for the server and tests.
+# The book checksum and the error and close codes are the wire contract shared with the SDK
+# (wire/): re-exported for the server and tests.
 from wire.book import CHECKSUM_LEVELS as CHECKSUM_LEVELS
 from wire.book import book_checksum as book_checksum
 from wire.book import checksum_text as checksum_text
+from wire.ws import ALREADY_AUTHENTICATED as ALREADY_AUTHENTICATED
+from wire.ws import BAD_REQUEST as BAD_REQUEST
+from wire.ws import CLOSE_GOING_AWAY as CLOSE_GOING_AWAY
+from wire.ws import CLOSE_NORMAL as CLOSE_NORMAL
+from wire.ws import CLOSE_POLICY as CLOSE_POLICY
+from wire.ws import CLOSE_TRY_AGAIN_LATER as CLOSE_TRY_AGAIN_LATER
+from wire.ws import IDLE_TIMEOUT as IDLE_TIMEOUT
+from wire.ws import INTERNAL_ERROR as INTERNAL_ERROR
+from wire.ws import MMP_TRIGGERED as MMP_TRIGGERED
+from wire.ws import NOT_SUBSCRIBED as NOT_SUBSCRIBED
+from wire.ws import OUTCOME_UNKNOWN as OUTCOME_UNKNOWN
+from wire.ws import RATE_LIMITED as RATE_LIMITED
+from wire.ws import SCOPE_REQUIRED as SCOPE_REQUIRED
+from wire.ws import SLOW_CONSUMER as SLOW_CONSUMER
+from wire.ws import UNAUTHENTICATED as UNAUTHENTICATED
+from wire.ws import UNAVAILABLE as UNAVAILABLE
+from wire.ws import UNKNOWN_CHANNEL as UNKNOWN_CHANNEL
+from wire.ws import UNKNOWN_INSTRUMENT as UNKNOWN_INSTRUMENT
+from wire.ws import UNKNOWN_OP as UNKNOWN_OP
 
 RequestId = str | int | None
 M = TypeVar("M", bound=RequestModel)
 
 MAX_DEAD_MAN_MS = 600_000
 MAX_QUOTES = 200  # entries in one mass quote
-
-# -- ERROR CODES OF THE WEBSOCKET LAYER ---------------------------------------------------------
-
-BAD_REQUEST = "BAD_REQUEST"
-UNKNOWN_OP = "UNKNOWN_OP"
-UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
-UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
-NOT_SUBSCRIBED = "NOT_SUBSCRIBED"
-UNAUTHENTICATED = "UNAUTHENTICATED"
-ALREADY_AUTHENTICATED = "ALREADY_AUTHENTICATED"
-SCOPE_REQUIRED = "SCOPE_REQUIRED"
-RATE_LIMITED = "RATE_LIMITED"
-MMP_TRIGGERED = "MMP_TRIGGERED"
-UNAVAILABLE = "UNAVAILABLE"  # the sequencer is unreachable; nothing was applied
-OUTCOME_UNKNOWN = (
-    "OUTCOME_UNKNOWN"  # a command was handed over, no result came back: it may have been applied
-)
-SLOW_CONSUMER = "SLOW_CONSUMER"
-IDLE_TIMEOUT = "IDLE_TIMEOUT"
-INTERNAL_ERROR = "INTERNAL_ERROR"  # a defect of ours, logged; the request's outcome is unknown
-
-# -- CLOSE CODES --------------------------------------------------------------------------------
-
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008  # origin refused, idle timeout, too many refused auth attempts
-CLOSE_TRY_AGAIN_LATER = 1013  # slow consumer
 
 
 class WsError(Exception):
