@@ -1,4 +1,5 @@
-"""Typed reads of the sequencer's hot state: the queries the API asks most, as small frozen structs.
+"""Typed reads of the sequencer's hot state: the queries the API asks most, converted back into the
+exchange's own structs (an account, an open order).
 
 The gateway still carries builtins (`Gateway.query(name, *args)`, the same over every transport);
 these functions name the query once and convert its answer with `msgspec.convert`, so the routes and
@@ -13,23 +14,14 @@ from typing import Any
 import msgspec
 
 from api.gateway import Gateway
-
-
-class AccountView(msgspec.Struct, frozen=True, kw_only=True):
-    """An account (exchange.accounts.Account): cash in fen."""
-
-    account_id: int
-    name: str
-    role: str
-    available: int = 0
-    locked: int = 0
-    kill_switch: bool = False
-    created_at: int = 0
+from exchange.accounts import Account
+from exchange.state import Order
 
 
 class InstrumentView(msgspec.Struct, frozen=True, kw_only=True):
-    """A listed instrument (exchange.instruments.Instrument). `terms` as listed: the builtins of
-    commands.InstrumentTerms, tagged `type` ("CAP", "MAT" or "SWP")."""
+    """A listed instrument (exchange.instruments.Instrument), but with `terms` left as the builtins
+    of commands.InstrumentTerms, tagged `type` ("CAP", "MAT" or "SWP"): the routes answer them as
+    they are, and the WebSocket hub reads them by name."""
 
     symbol: str
     instrument_id: int
@@ -50,31 +42,9 @@ class InstrumentView(msgspec.Struct, frozen=True, kw_only=True):
     capacity_key: str = ""
 
 
-class OrderView(msgspec.Struct, frozen=True, kw_only=True):
-    """An open order (exchange.state.Order); `side` is a codes.Side."""
-
-    order_id: int
-    client_order_id: str
-    account_id: int
-    symbol: str
-    side: int
-    order_type: str
-    stp: str
-    price: int
-    quantity: int
-    open_quantity: int
-    filled_quantity: int
-    status: str
-    created_at: int
-    updated_at: int
-    lock_per: int
-    reserve_symbol: str = ""
-    cancel_reason: str | None = None
-
-
-async def account(gateway: Gateway, account_id: int) -> AccountView | None:
+async def account(gateway: Gateway, account_id: int) -> Account | None:
     """The account, or None if there is no such account."""
-    return msgspec.convert(await gateway.query("account", account_id), AccountView | None)
+    return msgspec.convert(await gateway.query("account", account_id), Account | None)
 
 
 async def instrument(gateway: Gateway, symbol: str) -> InstrumentView | None:
@@ -87,6 +57,6 @@ async def instruments(gateway: Gateway) -> list[InstrumentView]:
     return msgspec.convert(await gateway.query("instruments"), list[InstrumentView])
 
 
-async def order(gateway: Gateway, order_id: int) -> OrderView | None:
+async def order(gateway: Gateway, order_id: int) -> Order | None:
     """The order if it is open (closed ones live in the store's projections), else None."""
-    return msgspec.convert(await gateway.query("order", order_id), OrderView | None)
+    return msgspec.convert(await gateway.query("order", order_id), Order | None)
